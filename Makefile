@@ -1,0 +1,34 @@
+# Two commands matter: `make demo` and `make test`. Everything they need is installed from here.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench clean-data
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+.env:
+	$(PYTHON) -m hub.envfile .env
+
+## demo: install, migrate, start web + worker + scheduler + simulators, seed, push sample orders
+demo: $(VENV)/.runtime .env
+	$(PY) manage.py demo
+
+## test: the whole suite (DATABASE_URL / REDIS_URL from the environment, else SQLite + embedded Redis)
+test: $(VENV)/.dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## clean-data: forget the demo's database and embedded Redis (keeps .env and its keys)
+clean-data:
+	-$(PY) -c "from pathlib import Path; from hub import embedded_redis as r; r.stop(Path('data'))"
+	rm -rf data

@@ -1,0 +1,113 @@
+from django import forms
+from django.contrib import admin, messages
+
+from connectors import registry
+from connectors.base import ConnectorError
+from connectors.infor_m3.ionapi import parse_ionapi
+from connectors.models import Connection
+
+# Every secret any connector declares, as write-only form fields: blank keeps the stored value.
+SECRET_FIELDS = {f.name: f for cls in registry.CONNECTORS.values() for f in cls.secret_fields}
+
+
+class ConnectionForm(forms.ModelForm):
+    ionapi_file = forms.FileField(required=False, label="Upload .ionapi file",
+                                  help_text="Infor M3 only. Stored encrypted; never shown again.")
+    clear_secrets = forms.BooleanField(required=False, help_text="Forget every stored secret of this connection.")
+
+    class Meta:
+        model = Connection
+        fields = ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = set(self.instance.secret_names()) if self.instance.pk else set()
+        for name, spec in SECRET_FIELDS.items():
+            if name == "ionapi":
+                continue
+            state = "a value is stored; leave blank to keep it" if name in stored else "not set"
+            self.fields[f"secret_{name}"] = forms.CharField(
+                required=False, label=spec.label, strip=True,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                help_text=f"{spec.help_text} ({state})",
+            )
+        if "ionapi" in stored:
+            self.fields["ionapi_file"].help_text += " A file is stored; upload another to replace it."
+
+    def clean_ionapi_file(self):
+        upload = self.cleaned_data.get("ionapi_file")
+        if not upload:
+            return None
+        try:
+            return parse_ionapi(upload.read())
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, auth_kind = cleaned.get("kind"), cleaned.get("auth_kind")
+        if kind and auth_kind and auth_kind not in registry.CONNECTORS[kind].auth_kinds:
+            allowed = ", ".join(registry.CONNECTORS[kind].auth_kinds)
+            self.add_error("auth_kind", f"{registry.CONNECTORS[kind].label} supports: {allowed}")
+        return cleaned
+
+    def save(self, commit=True):
+        import json
+
+        connection = super().save(commit=False)
+        if self.cleaned_data.get("clear_secrets"):
+            connection.secrets = "{}"
+            connection._secrets_cache = None
+        for name in SECRET_FIELDS:
+            value = self.cleaned_data.get(f"secret_{name}")
+            if value:
+                connection.set_secret(name, value)
+        if self.cleaned_data.get("ionapi_file"):
+            connection.set_secret("ionapi", json.dumps(self.cleaned_data["ionapi_file"]))
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ["name", "kind", "slug", "enabled", "secrets_stored", "last_error_short", "last_error_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "slug", "base_url"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["webhook_url", "last_error", "last_error_at", "created_at", "updated_at"]
+    actions = ["test_connection"]
+
+    def get_fieldsets(self, request, obj=None):
+        form_fields = list(self.get_form(request, obj).base_fields)
+        secrets = [f for f in form_fields if f.startswith("secret_")] + ["ionapi_file", "clear_secrets"]
+        return [
+            (None, {"fields": ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings"]}),
+            ("Secrets (write-only, stored encrypted)", {"fields": secrets}),
+            ("Status", {"fields": self.readonly_fields}),
+        ]
+
+    @admin.display(description="secrets stored")
+    def secrets_stored(self, obj):
+        return ", ".join(obj.secret_names()) or "none"
+
+    @admin.display(description="last error")
+    def last_error_short(self, obj):
+        return obj.last_error[:80]
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj):
+        return f"/webhooks/{obj.slug}/" if obj.slug else ""
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            try:
+                message = connection.connector().test_connection()
+            except ConnectorError as exc:
+                self.message_user(request, f"{connection}: {exc.message}", messages.ERROR)
+            except NotImplementedError:
+                self.message_user(request, f"{connection}: this system has no connection test yet", messages.WARNING)
+            else:
+                self.message_user(request, f"{connection}: {message}", messages.SUCCESS)

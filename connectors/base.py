@@ -1,0 +1,93 @@
+"""What every connector is: a thin class declaring what a system can do, over the shared HTTP path.
+
+A connector is built for one Connection (``connector = connection.connector()``) and lives for one
+job. Errors it raises are ``ConnectorError`` with ``permanent`` telling the engine whether a retry
+can help (healthchecks' TransportError, OCA connector's retryable vs permanent errors).
+"""
+
+from dataclasses import dataclass, field
+
+from connectors.http import HttpClient
+
+
+class ConnectorError(Exception):
+    """A call to an external system failed. ``permanent=False`` means "retry later may work"."""
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None,
+                 retry_after: float | None = None, code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.status = status
+        self.retry_after = retry_after
+        self.code = code
+
+    def __str__(self):
+        return self.message
+
+
+@dataclass
+class InboundEvent:
+    """What a connector reads off a pushed payload: which entity and event, and which record."""
+
+    entity: str
+    event: str
+    source_id: str
+    record: dict | None  # None when the payload is thin and the record must be fetched
+
+    @property
+    def topic(self) -> str:
+        return f"{self.entity}.{self.event}"
+
+
+@dataclass
+class DeliveryResult:
+    target_id: str
+    note: str = ""  # e.g. "existing order found by CUOR", shown on the attempt
+    extra_links: list[tuple[str, str, str]] = field(default_factory=list)  # (entity, source id, target id)
+
+
+@dataclass(frozen=True)
+class SecretField:
+    name: str
+    label: str
+    help_text: str = ""
+
+
+class Connector:
+    kind: str = ""
+    label: str = ""
+    # entity -> capabilities, e.g. {"order": {"receive", "poll", "get"}}
+    entities: dict[str, set[str]] = {}
+    # target actions this connector performs, by name -> method name
+    actions: dict[str, str] = {}
+    auth_kinds: tuple[str, ...] = ()
+    secret_fields: tuple[SecretField, ...] = ()
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.http = HttpClient(system=self.label or self.kind, describe_error=self.describe_error)
+
+    # --- errors -------------------------------------------------------------------------------
+    def describe_error(self, response) -> str:
+        """The system's own words for a failed HTTP answer; overridden per system."""
+        text = (response.text or "").strip()
+        return text[:300] or response.reason or f"HTTP {response.status_code}"
+
+    # --- inbound ------------------------------------------------------------------------------
+    def parse_push(self, payload: dict, headers) -> InboundEvent:
+        raise NotImplementedError(f"{self.kind} does not receive pushed events")
+
+    def fetch(self, entity: str, source_id: str) -> dict:
+        raise NotImplementedError(f"{self.kind} cannot fetch {entity}")
+
+    # --- outbound -----------------------------------------------------------------------------
+    def perform(self, action: str, payload: dict) -> DeliveryResult:
+        method = self.actions.get(action)
+        if not method:
+            raise ConnectorError(f"{self.label} has no action '{action}'", permanent=True)
+        return getattr(self, method)(payload)
+
+    def test_connection(self) -> str:
+        """Call the system once with the stored credentials; return a short success message."""
+        raise NotImplementedError

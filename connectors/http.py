@@ -1,0 +1,111 @@
+"""The single outbound HTTP path: timeouts, error classification, and a redacted log of exchanges.
+
+Every connector call goes through ``HttpClient.request`` so that every system gets the same
+treatment: a timeout on every call, connection failures / 5xx / 429 as transient errors (429 with
+its Retry-After), other 4xx as permanent ones in the system's own words, and each exchange recorded
+(secrets masked, bodies cut) for the sync attempt that made it.
+"""
+
+import json
+import time
+
+import requests
+from django.conf import settings
+
+from connectors.redact import redact, redact_url
+
+MAX_LOGGED_BODY = 4000  # characters of a body kept in an attempt's log
+
+# Sessions are kept per process so keep-alive connections are reused across jobs.
+_sessions: dict[str, requests.Session] = {}
+
+
+def session_for(key: str) -> requests.Session:
+    session = _sessions.get(key)
+    if session is None:
+        session = _sessions[key] = requests.Session()
+    return session
+
+
+def _loggable_body(data):
+    if data is None:
+        return None
+    if isinstance(data, (dict, list)):
+        return redact(data)
+    text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+    return text[:MAX_LOGGED_BODY]
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date; rare enough here to fall back to the flow's own backoff
+
+
+class HttpClient:
+    def __init__(self, system: str, describe_error):
+        self.system = system
+        self.describe_error = describe_error
+        self.exchanges: list[dict] = []
+
+    def request(self, method: str, url: str, *, session_key: str = "", log_as: str = "",
+                log_request=None, **kwargs) -> requests.Response:
+        """Send one request; return the response when it is 2xx/3xx, raise ConnectorError if not.
+
+        ``log_request`` replaces what is recorded as the request body (e.g. MI input fields);
+        ``log_as`` names the exchange in the attempt log (e.g. ``OIS100MI/AddBatchHead``).
+        """
+        from connectors.base import ConnectorError
+
+        kwargs.setdefault("timeout", settings.HUB_HTTP_TIMEOUT)
+        entry = {
+            "call": log_as or f"{method} {redact_url(url).split('?')[0]}",
+            "method": method,
+            "url": redact_url(url),
+            "request": _loggable_body(log_request if log_request is not None else kwargs.get("json", kwargs.get("data"))),
+        }
+        self.exchanges.append(entry)
+        started = time.perf_counter()
+        try:
+            response = session_for(session_key or self.system).request(method, url, **kwargs)
+        except requests.Timeout as exc:
+            entry.update(error=f"timeout: {exc}", duration_ms=_ms(started))
+            raise ConnectorError(f"{self.system} did not answer in time ({_short(exc)})", permanent=False) from exc
+        except requests.ConnectionError as exc:
+            entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
+            raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
+        entry.update(status=response.status_code, duration_ms=_ms(started), response=_response_body(response))
+        if response.status_code < 400:
+            return response
+        message = f"{self.system} answered HTTP {response.status_code}: {self.describe_error(response)}"
+        if response.status_code == 429:
+            raise ConnectorError(message, permanent=False, status=429,
+                                 retry_after=_parse_retry_after(response.headers.get("Retry-After")))
+        if response.status_code >= 500 or response.status_code in (408, 409, 423):
+            raise ConnectorError(message, permanent=False, status=response.status_code)
+        raise ConnectorError(message, permanent=True, status=response.status_code)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _short(exc: Exception) -> str:
+    """requests' messages nest the cause deep; keep the last, human part."""
+    text = str(exc)
+    for marker in ("Connection refused", "Read timed out", "Name or service not known", "timed out"):
+        if marker in text:
+            return marker.lower()
+    return text[:200]
+
+
+def _response_body(response: requests.Response):
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            return redact(response.json())
+        except (ValueError, json.JSONDecodeError):
+            pass
+    return (response.text or "")[:MAX_LOGGED_BODY]

@@ -1,0 +1,16 @@
+"""The connector classes by kind: one line per external system, also the admin's choices."""
+
+from connectors.infor_m3.connector import M3Connector
+from connectors.xcart.connector import XCartConnector
+
+CONNECTORS = {cls.kind: cls for cls in (XCartConnector, M3Connector)}
+
+
+def kind_choices():
+    return [(kind, cls.label) for kind, cls in CONNECTORS.items()]
+
+
+def auth_kind_choices():
+    labels = {"api_token": "API token header", "ionapi": "ION API OAuth2 (.ionapi file)", "basic": "HTTP Basic"}
+    kinds = sorted({a for cls in CONNECTORS.values() for a in cls.auth_kinds} | set(labels))
+    return [(k, labels.get(k, k)) for k in kinds]

@@ -1,0 +1,82 @@
+"""``POST /webhooks/<connection-slug>/``: verify, store, acknowledge; the work happens in RQ.
+
+Order matters: nothing is stored unless the signature is right, and the job is enqueued only after
+the event row is committed, so a worker never looks for an event that is not there yet.
+"""
+
+import json
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from connectors.models import Connection
+from connectors.signatures import SignatureError, verify
+from hub import jobs
+from monitoring.models import InboundEvent
+
+# Headers kept with the event for tracing; signatures and credentials are not.
+KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
+
+
+def _problem(status: int, detail: str) -> Response:
+    return Response({"detail": detail}, status=status)
+
+
+class WebhookView(APIView):
+    authentication_classes = []
+    permission_classes = []
+    parser_classes = []  # the raw bytes are what is signed; parse them ourselves
+
+    def post(self, request, slug):
+        connection = Connection.objects.filter(slug=slug, enabled=True).first()
+        if connection is None:
+            return _problem(404, f"no enabled connection named '{slug}'")
+
+        limit = settings.HUB_WEBHOOK_MAX_BYTES
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _problem(400, "Content-Length is not a number")
+        if declared > limit:
+            return _problem(413, f"body of {declared} bytes is over the limit of {limit} bytes")
+        body = request.body
+        if len(body) > limit:
+            return _problem(413, f"body is over the limit of {limit} bytes")
+
+        secret = connection.secret("webhook_secret")
+        if not secret:
+            return _problem(401, "this connection has no webhook signing secret; set one in the admin")
+        try:
+            webhook_id = verify(secret, request.headers, body)
+        except SignatureError as exc:
+            return _problem(401, str(exc))
+
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _problem(400, f"body is not valid JSON: {exc}")
+        if not isinstance(payload, dict):
+            return _problem(400, "body must be a JSON object")
+        try:
+            parsed = connection.connector().parse_push(payload, request.headers)
+        except (ValueError, NotImplementedError) as exc:
+            return _problem(400, str(exc))
+
+        headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_HEADERS}
+        try:
+            with transaction.atomic():
+                event = InboundEvent.objects.create(
+                    connection=connection,
+                    idempotency_key=webhook_id,
+                    topic=parsed.topic,
+                    source_id=parsed.source_id,
+                    headers=headers,
+                    body=body.decode("utf-8"),
+                )
+        except IntegrityError:
+            existing = InboundEvent.objects.only("id", "status").get(connection=connection, idempotency_key=webhook_id)
+            return Response({"id": existing.id, "status": existing.status, "duplicate": True}, status=200)
+        transaction.on_commit(lambda: jobs.enqueue_event(event.id))
+        return Response({"id": event.id, "status": event.status}, status=202)

@@ -1,0 +1,7 @@
+"""Periodic jobs, run by ``python manage.py rqcron hub.cron`` (RQ's cron scheduler)."""
+
+from rq import cron
+
+from hub import jobs
+
+cron.register(jobs.sweep_unqueued_events, "default", interval=60)

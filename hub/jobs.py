@@ -1,0 +1,94 @@
+"""RQ job entry points. Jobs take ids only and load everything from the database."""
+
+import logging
+from datetime import timedelta
+
+import django_rq
+import redis
+from django.conf import settings
+from django.utils import timezone
+from rq import Retry, get_current_job
+
+from hub import pipeline
+
+log = logging.getLogger(__name__)
+LOCK_SECONDS = 600  # longer than any one run of a job; a killed worker's lock expires after it
+
+
+_queues: dict[str, object] = {}
+
+
+def _queue():
+    """The default queue, one per process and Redis URL (django-rq would build a new pool per call).
+
+    commit_mode "auto": callers already enqueue from ``transaction.on_commit``.
+    """
+    url = settings.RQ_QUEUES["default"]["URL"]
+    queue = _queues.get(url)
+    if queue is None:
+        queue = _queues[url] = django_rq.get_queue("default", commit_mode="auto")
+    return queue
+
+
+def _retry():
+    intervals = settings.HUB_RETRY_INTERVALS
+    return Retry(max=len(intervals), interval=intervals) if intervals else None
+
+
+def _last_try() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def _enqueue(func, arg) -> bool:
+    """Enqueue, or leave the work to the sweeper when Redis is unreachable: the row is stored."""
+    try:
+        _queue().enqueue(func, arg, retry=_retry())
+        return True
+    except redis.RedisError as exc:
+        log.warning("could not enqueue %s(%s): %s; the sweeper will pick it up", func.__name__, arg, exc)
+        return False
+
+
+def enqueue_event(event_id: int) -> bool:
+    return _enqueue(process_event, event_id)
+
+
+def enqueue_replay(record_id: int) -> bool:
+    return _enqueue(replay_record, record_id)
+
+
+def _locked(name: str):
+    """One run at a time per event/record, whichever worker holds it (duplicate enqueues are harmless)."""
+    return _queue().connection.lock(f"hub:lock:{name}", timeout=LOCK_SECONDS, blocking_timeout=30)
+
+
+def process_event(event_id: int) -> None:
+    with _locked(f"event:{event_id}"):
+        pipeline.process_event(event_id, last_try=_last_try())
+
+
+def replay_record(record_id: int) -> None:
+    from monitoring.models import SyncRecord
+
+    with _locked(f"event:{SyncRecord.objects.values_list('event_id', flat=True).get(pk=record_id)}"):
+        pipeline.replay_record(record_id, last_try=_last_try())
+
+
+def sweep_unqueued_events(older_than_seconds: int = 60) -> int:
+    """Enqueue events that were stored but never picked up (Redis down at ingest, a worker killed).
+
+    Run every minute by ``rqcron hub.cron``.
+    """
+    from monitoring.models import InboundEvent, SyncRecord
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED, received_at__lt=cutoff).exclude(
+        records__status=SyncRecord.Status.RETRYING
+    )
+    count = 0
+    for event_id in stuck.values_list("id", flat=True).distinct()[:1000]:
+        count += enqueue_event(event_id)
+    if count:
+        log.info("sweeper enqueued %s stored events", count)
+    return count

@@ -1,0 +1,143 @@
+"""The path a record travels after ingest: resolve flows, enrich, map, link, deliver, record.
+
+Each step's failure ends up on a SyncRecord row an operator can read: mapping errors and business
+errors are permanent (fix, then Replay), network trouble is transient (RQ retries the job).
+"""
+
+import json
+import logging
+import time
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from connectors.base import ConnectorError
+from connectors.models import Connection
+from hub.models import Flow, Link
+from mappings.engine import MappingError, compiled
+from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
+
+log = logging.getLogger(__name__)
+
+
+class TransientFailure(Exception):
+    """Raised out of the job so that RQ schedules a retry."""
+
+
+def flows_for(event: InboundEvent):
+    entity, _, action = event.topic.partition(".")
+    return list(
+        Flow.objects.filter(source_id=event.connection_id, source_entity=entity, enabled=True,
+                            source_event__in=["*", action])
+        .select_related("source", "target", "mapping")
+    )
+
+
+def process_event(event_id: int, *, last_try: bool) -> None:
+    """Run every flow subscribed to the event; raise TransientFailure if any should be retried."""
+    event = InboundEvent.objects.select_related("connection").get(pk=event_id)
+    flows = flows_for(event)
+    if not flows:
+        event.status, event.error = InboundEvent.Status.IGNORED, f"no enabled flow for {event.connection.slug} {event.topic}"
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "processed_at"])
+        return
+    retry = False
+    for flow in flows:
+        record, _ = SyncRecord.objects.get_or_create(event=event, flow=flow, defaults={"source_id": event.source_id})
+        if record.status in (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED):
+            continue  # settled by an earlier run of this job; only Replay runs it again
+        retry |= deliver(record, event, flow, last_try=last_try) == SyncRecord.Status.RETRYING
+    finish_event(event)
+    if retry:
+        raise TransientFailure(f"event {event_id}: a flow will be retried")
+
+
+def replay_record(record_id: int, *, last_try: bool) -> None:
+    record = SyncRecord.objects.select_related("event__connection", "flow__source", "flow__target", "flow__mapping").get(pk=record_id)
+    status = deliver(record, record.event, record.flow, last_try=last_try)
+    finish_event(record.event)
+    if status == SyncRecord.Status.RETRYING:
+        raise TransientFailure(f"record {record_id} will be retried")
+
+
+def finish_event(event: InboundEvent) -> None:
+    statuses = set(event.records.values_list("status", flat=True))
+    if statuses & {SyncRecord.Status.PENDING, SyncRecord.Status.RETRYING}:
+        return
+    failed = SyncRecord.Status.FAILED in statuses
+    event.status = InboundEvent.Status.FAILED if failed else InboundEvent.Status.PROCESSED
+    event.error = "a flow failed; see its sync record" if failed else ""
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "error", "processed_at"])
+
+
+def source_record(event: InboundEvent) -> dict:
+    """The full source record: from the pushed body, or fetched when the push was thin."""
+    connector = event.connection.connector()
+    parsed = connector.parse_push(json.loads(event.body), event.headers)
+    if parsed.record is not None:
+        return parsed.record
+    return connector.fetch(parsed.entity, parsed.source_id)
+
+
+def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bool) -> str:
+    """One attempt at one record. Returns the record's new status; never raises for a sync failure."""
+    started_at, clock = timezone.now(), time.perf_counter()
+    number = record.attempt_count + 1
+    mapping = flow.mapping
+    target = flow.target.connector()
+    attempt = SyncAttempt(record=record, number=number, started_at=started_at, mapping_version=mapping.version)
+    entity = flow.source_entity
+    calling = None  # the connection being called, to show its last error in the admin
+
+    try:
+        link = Link.objects.filter(source_connection=flow.source_id, entity=entity, source_id=record.source_id,
+                                   target_connection=flow.target_id).first()
+        if link:
+            attempt.outcome, attempt.note = SyncAttempt.Outcome.ALREADY_LINKED, f"already delivered as {link.target_id}"
+            record.target_id, record.status, record.error = link.target_id, SyncRecord.Status.SYNCED, ""
+        else:
+            calling = event.connection_id
+            mapped = compiled(mapping)(source_record(event))
+            record.mapped, record.mapping_version = mapped, mapping.version
+            calling = flow.target_id
+            result = target.perform(flow.target_action, mapped)
+            attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
+            record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
+            _save_link(flow, entity, record.source_id, result.target_id)
+    except MappingError as exc:
+        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"mapping: {exc}"
+    except ConnectorError as exc:
+        if exc.permanent:
+            attempt.outcome = SyncAttempt.Outcome.PERMANENT
+        else:
+            attempt.outcome = SyncAttempt.Outcome.GAVE_UP if last_try else SyncAttempt.Outcome.TRANSIENT
+        attempt.error = exc.message
+        Connection.objects.filter(pk=calling).update(last_error=exc.message, last_error_at=timezone.now())
+    except Exception as exc:  # a bug or bad stored data: still a visible, replayable failure
+        log.exception("record %s: unexpected error", record.pk)
+        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"unexpected {type(exc).__name__}: {exc}"
+
+    if attempt.error:
+        record.error = attempt.error
+        record.status = SyncRecord.Status.RETRYING if attempt.outcome == SyncAttempt.Outcome.TRANSIENT else SyncRecord.Status.FAILED
+    attempt.exchanges = target.http.exchanges
+    attempt.duration_ms = int((time.perf_counter() - clock) * 1000)
+    record.attempt_count = number
+    record.synced_at = timezone.now() if record.status == SyncRecord.Status.SYNCED else None
+    with transaction.atomic():
+        attempt.save()
+        record.save()
+    log.info("record %s (%s #%s) attempt %s: %s %s", record.pk, flow, record.source_id, number, attempt.outcome, attempt.error)
+    return record.status
+
+
+def _save_link(flow: Flow, entity: str, source_id: str, target_id: str) -> None:
+    try:
+        with transaction.atomic():
+            Link.objects.create(entity=entity, source_connection=flow.source, source_id=source_id,
+                                target_connection=flow.target,
+                                target_id=target_id, flow=flow)
+    except IntegrityError:
+        pass  # recorded by a concurrent run of the same record; the target's reference check kept it single

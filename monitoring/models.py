@@ -1,0 +1,90 @@
+from django.db import models
+
+
+class InboundEvent(models.Model):
+    """A webhook exactly as received (raw body), stored before it is acknowledged."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "received"
+        PROCESSED = "processed", "processed"
+        FAILED = "failed", "failed"
+        IGNORED = "ignored", "ignored (no flow)"
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="events")
+    # The sender's webhook-id (else a hash of the body): the same delivery twice is one event.
+    idempotency_key = models.CharField(max_length=200)
+    topic = models.CharField(max_length=100, help_text="entity.event, e.g. order.created")
+    source_id = models.CharField(max_length=100, db_index=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "idempotency_key"], name="event_unique_per_connection"),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self):
+        return f"{self.connection.slug} {self.topic} #{self.source_id}"
+
+
+class SyncRecord(models.Model):
+    """One source record moved by one flow; its attempts say how each try went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        RETRYING = "retrying", "retrying"
+        SYNCED = "synced", "synced"
+        FAILED = "failed", "failed"
+
+    flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records")
+    event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records")
+    source_id = models.CharField(max_length=100, db_index=True)
+    target_id = models.CharField(max_length=100, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    mapping_version = models.PositiveIntegerField(null=True, blank=True, help_text="Version of the mapping used by the last attempt")
+    mapped = models.JSONField(null=True, blank=True, help_text="Output of the mapping in the last attempt")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "flow"], name="one_record_per_event_and_flow")]
+
+    def __str__(self):
+        return f"{self.flow} #{self.source_id}"
+
+
+class SyncAttempt(models.Model):
+    """One try at delivering a record: what was sent and received (redacted), and how it ended."""
+
+    class Outcome(models.TextChoices):
+        DELIVERED = "delivered", "delivered"
+        ALREADY_LINKED = "linked", "already delivered (link exists)"
+        TRANSIENT = "transient", "transient error (will retry)"
+        PERMANENT = "permanent", "permanent error"
+        GAVE_UP = "gave_up", "transient error, retries used up"
+
+    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    error = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    exchanges = models.JSONField(default=list, help_text="Calls made, with requests and answers redacted")
+    mapping_version = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["record", "number"]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.record}"

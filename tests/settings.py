@@ -1,0 +1,16 @@
+"""Settings of the test run: the hub's own, with test defaults put in the environment first.
+
+Tests get their own data folder (so an embedded Redis for tests never touches the demo's) and
+throwaway keys; DATABASE_URL and REDIS_URL from the environment are honoured, which is how CI runs
+the suite on PostgreSQL and the machine's Redis.
+"""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HUB_DATA_DIR", str(Path(__file__).parents[1] / "data" / "test"))
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
+os.environ.setdefault("FERNET_KEYS", "tests-only-fernet-key")
+os.environ.setdefault("DEBUG", "false")
+
+from hub.settings import *  # noqa: E402,F403
