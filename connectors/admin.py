@@ -11,6 +11,8 @@ SECRET_FIELDS = {f.name: f for cls in registry.CONNECTORS.values() for f in cls.
 
 
 class ConnectionForm(forms.ModelForm):
+    base_url = forms.URLField(required=False, assume_scheme="https", label="Base URL",
+                              help_text=Connection._meta.get_field("base_url").help_text)
     ionapi_file = forms.FileField(required=False, label="Upload .ionapi file",
                                   help_text="Infor M3 only. Stored encrypted; never shown again.")
     clear_secrets = forms.BooleanField(required=False, help_text="Forget every stored secret of this connection.")
@@ -22,15 +24,10 @@ class ConnectionForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = set(self.instance.secret_names()) if self.instance.pk else set()
-        for name, spec in SECRET_FIELDS.items():
-            if name == "ionapi":
-                continue
-            state = "a value is stored; leave blank to keep it" if name in stored else "not set"
-            self.fields[f"secret_{name}"] = forms.CharField(
-                required=False, label=spec.label, strip=True,
-                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                help_text=f"{spec.help_text} ({state})",
-            )
+        for name in SECRET_FIELDS:
+            field = self.fields.get(f"secret_{name}")
+            if field:
+                field.help_text += " (a value is stored; leave blank to keep it)" if name in stored else " (not set)"
         if "ionapi" in stored:
             self.fields["ionapi_file"].help_text += " A file is stored; upload another to replace it."
 
@@ -69,6 +66,18 @@ class ConnectionForm(forms.ModelForm):
         return connection
 
 
+# One password field per declared secret (the .ionapi file is uploaded instead), declared on a
+# subclass so the admin's form factory sees them as the form's own fields.
+ConnectionForm = type("ConnectionForm", (ConnectionForm,), {
+    f"secret_{name}": forms.CharField(
+        required=False, label=spec.label, help_text=spec.help_text,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+    )
+    for name, spec in SECRET_FIELDS.items() if name != "ionapi"
+})
+SECRET_FORM_FIELDS = [f"secret_{n}" for n in SECRET_FIELDS if n != "ionapi"] + ["ionapi_file", "clear_secrets"]
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
@@ -80,11 +89,9 @@ class ConnectionAdmin(admin.ModelAdmin):
     actions = ["test_connection"]
 
     def get_fieldsets(self, request, obj=None):
-        form_fields = list(self.get_form(request, obj).base_fields)
-        secrets = [f for f in form_fields if f.startswith("secret_")] + ["ionapi_file", "clear_secrets"]
         return [
             (None, {"fields": ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings"]}),
-            ("Secrets (write-only, stored encrypted)", {"fields": secrets}),
+            ("Secrets (write-only, stored encrypted)", {"fields": SECRET_FORM_FIELDS}),
             ("Status", {"fields": self.readonly_fields}),
         ]
 

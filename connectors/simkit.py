@@ -36,7 +36,7 @@ class Faults:
         "rate_limit_rate": 0.0,  # share answered 429 with Retry-After
         "retry_after": 1,  # seconds, sent in Retry-After
         "timeout_rate": 0.0,  # share held timeout_seconds before being answered
-        "timeout_seconds": 30,
+        "timeout_seconds": 30.0,
         "down": False,  # every request answered 503
         "fail_next": 0,  # the next N requests fail with fail_status (deterministic, for tests)
         "fail_status": 503,

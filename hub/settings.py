@@ -113,5 +113,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # RQ logs five lines per job; the pipeline's one line per attempt says what matters.
+    "loggers": {"django.server": {"level": "WARNING"}, "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")}},
 }

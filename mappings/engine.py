@@ -2,7 +2,7 @@
 
 A rule reads a dotted source path (``profile.email``; ``items[].sku`` walks a list) and writes a
 dotted target path (``lines[].ITNO`` writes one output entry per source list element). Compiled
-functions are cached by (mapping id, version), so an edited mapping is recompiled on next use.
+functions are cached by mapping id and version, so an edited mapping is recompiled on next use.
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -166,11 +166,12 @@ def compile_mapping(mapping: Mapping):
     return run
 
 
-_compiled: dict[tuple[int, int], object] = {}
+_compiled: dict[tuple, object] = {}
 
 
 def compiled(mapping: Mapping):
-    key = (mapping.pk, mapping.version)
+    # updated_at too: ids can come back (a restored database, tests rolled back) with version 1 again.
+    key = (mapping.pk, mapping.version, mapping.updated_at)
     fn = _compiled.get(key)
     if fn is None:
         fn = _compiled[key] = compile_mapping(mapping)

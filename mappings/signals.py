@@ -2,16 +2,19 @@
 
 from django.db.models import F
 from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
 from mappings.models import Mapping, MappingRule, ValueMapEntry
 
 
 def _bump_for_rule(sender, instance, **kwargs):
-    Mapping.objects.filter(pk=instance.mapping_id).update(version=F("version") + 1)
+    Mapping.objects.filter(pk=instance.mapping_id).update(version=F("version") + 1, updated_at=timezone.now())
 
 
 def _bump_for_entry(sender, instance, **kwargs):
-    Mapping.objects.filter(rules__value_map_id=instance.value_map_id).update(version=F("version") + 1)
+    Mapping.objects.filter(rules__value_map_id=instance.value_map_id).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
 
 
 def connect():

@@ -122,3 +122,18 @@ def test_redis_down_at_ingest_keeps_the_event_for_the_sweeper(client, store, set
         response = signed_post(client, "store", ORDER, SECRET)
     assert response.status_code == 202
     assert InboundEvent.objects.get().status == InboundEvent.Status.RECEIVED
+
+
+def test_sweeper_enqueues_events_that_never_reached_a_worker(store):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hub.jobs import sweep_unqueued_events
+
+    old = InboundEvent.objects.create(connection=store, idempotency_key="a", topic="order.created", source_id="1", body="{}")
+    InboundEvent.objects.create(connection=store, idempotency_key="b", topic="order.created", source_id="2", body="{}")
+    InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=2))
+    assert sweep_unqueued_events() == 1
+    job = django_rq.get_queue("default").jobs[0]
+    assert (job.func_name, job.args) == ("hub.jobs.process_event", (old.pk,))

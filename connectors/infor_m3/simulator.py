@@ -35,6 +35,7 @@ FIELD_LENGTHS = {
 DECIMAL_FIELDS = {"ORQT", "SAPR", "STQT", "ALQT", "ALOC", "BRLA", "GRWE"}  # output as "3.000000"
 DATE_FIELDS = {"ORDT", "LMDT", "RLDT", "DWDT", "FLMD", "TLMD"}  # YYYYMMDD numbers
 INTEGER_FIELDS = DATE_FIELDS | {"CONO", "PONR", "MXRC"}  # output unpadded
+NUMERIC_FIELDS = INTEGER_FIELDS | DECIMAL_FIELDS
 
 CUSTOMER_FIELDS = "CUNO CUNM CUA1 CUA2 CUA3 CUA4 TOWN PONO CSCD MAIL PHNO STAT LMDT"
 ITEM_FIELDS = "ITNO ITDS FUDS STAT ITTY UNMS ITGR ITCL GRWE LMDT"
@@ -115,7 +116,7 @@ def read_inputs(spec, args):
                           name, kind="InputFieldTooLong")
         if mandatory and not value:
             raise MIError(f"Mandatory input field {name} not found", name, kind="MandatoryInputFieldNotFound")
-        fields[name] = parse_number(name, value) if name in INTEGER_FIELDS | DECIMAL_FIELDS else value
+        fields[name] = parse_number(name, value) if name in NUMERIC_FIELDS else value
     if fields["CONO"] not in (None, COMPANY):
         raise does_not_exist("Company", "CONO", fields["CONO"])
     return fields
@@ -280,8 +281,8 @@ class M3Simulator(SimulatorApp):
         try:
             name, maxrecs, returncols = parse_call(call)
         except ValueError:
-            return Response("Bad Request", 400, content_type="text/plain")
-        if program not in TRANSACTIONS:
+            program = None
+        if program not in TRANSACTIONS:  # unknown program or bad matrix parameter: no MI body
             return Response("Bad Request", 400, content_type="text/plain")
         spec = TRANSACTIONS[program].get(name)
         if spec is None:

@@ -25,7 +25,9 @@ PAYMENT_STATUSES = {"Q": 1, "A": 2, "PP": 3, "P": 4, "D": 5, "C": 6, "R": 7}
 SHIPPING_STATUSES = {"N": 1, "P": 2, "S": 3, "D": 4, "WND": 5, "R": 6, "WFA": 7, "NBA": 8}
 
 # API Platform's DateFilter: "after" and "before" include the bound.
-DATE_OPERATORS = {"after": operator.ge, "before": operator.le, "strictly_after": operator.gt, "strictly_before": operator.lt}
+DATE_OPERATORS = {
+    "after": operator.ge, "before": operator.le, "strictly_after": operator.gt, "strictly_before": operator.lt,
+}
 
 PUSH_RETRIES = 5
 PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
@@ -202,7 +204,7 @@ class XCartSimulator(SimulatorApp):
         args = request.args
         pay_codes = set(args.getlist("paymentStatus.code[]") + args.getlist("paymentStatus.code"))
         ship_codes = set(args.getlist("shippingStatus.code[]") + args.getlist("shippingStatus.code"))
-        login = args.get("profile.login")
+        login = args.get("profile.login", "").lower()
         filters = time_filters(args)
         direction = args.get("order[lastRenewDate]")
         if direction not in (None, "asc", "desc"):
@@ -212,7 +214,7 @@ class XCartSimulator(SimulatorApp):
                 order for order in self.orders.values()
                 if (not pay_codes or order["paymentStatus"]["code"] in pay_codes)
                 and (not ship_codes or order["shippingStatus"]["code"] in ship_codes)
-                and (login is None or order["profile"]["login"] == login.lower())
+                and (not login or order["profile"]["login"] == login)
                 and all(compare(order[field], bound) for field, compare, bound in filters)
             ]
             if direction:
@@ -361,16 +363,17 @@ class XCartSimulator(SimulatorApp):
     def _push(self, url, secret, webhook_id, payload):
         """Deliver one event like a store add-on: signed, retried on network errors and 5xx."""
         for attempt in range(PUSH_RETRIES + 1):
+            if attempt:
+                time.sleep(PUSH_BACKOFF_SECONDS * 2 ** (attempt - 1))
             headers = {"Content-Type": "application/json"}
-            if secret:
+            if secret:  # signed again on each attempt: the timestamp is the attempt's
                 headers.update(sign(secret, webhook_id, payload))
             try:
                 response = requests.post(url, data=payload, headers=headers, timeout=PUSH_TIMEOUT_SECONDS)
-                if response.status_code < 500:
-                    return
             except requests.RequestException:
-                pass
-            time.sleep(PUSH_BACKOFF_SECONDS * 2 ** attempt)
+                continue
+            if response.status_code < 500:
+                return
 
     def on_sim_addon(self, request):
         body = read_json(request)

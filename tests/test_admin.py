@@ -1,0 +1,108 @@
+"""The admin as the operator uses it: secrets are write-only, the log is readable, tests say what is wrong."""
+
+import io
+import json
+
+import pytest
+from django.contrib.auth.models import User
+
+from connectors.infor_m3.simulator import demo_ionapi
+from connectors.models import Connection
+from hub import demo
+from tests.helpers import run_worker, signed_post
+from tests.test_order_flow import order_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def admin_client(client):
+    User.objects.create_superuser("admin", "admin@example.org", "pw")
+    client.login(username="admin", password="pw")
+    return client
+
+
+@pytest.fixture
+def setup(simulators):
+    return demo.seed(simulators.url)
+
+
+def all_secrets(setup):
+    ionapi = json.loads(Connection.objects.get(pk=setup["m3"].pk).secret("ionapi"))
+    return [setup["webhook_secret"], "demo-xcart-key", ionapi["cs"], ionapi["sask"], ionapi["saak"]]
+
+
+def test_no_admin_page_shows_a_secret(admin_client, setup):
+    signed_post(admin_client, demo.XCART_SLUG, order_payload(), setup["webhook_secret"])
+    run_worker()
+    pages = [
+        "/admin/connectors/connection/",
+        f"/admin/connectors/connection/{setup['xcart'].pk}/change/",
+        f"/admin/connectors/connection/{setup['m3'].pk}/change/",
+        "/admin/monitoring/inboundevent/",
+        "/admin/monitoring/inboundevent/1/change/",
+        "/admin/monitoring/syncrecord/",
+        "/admin/monitoring/syncrecord/1/change/",
+        "/admin/hub/flow/", "/admin/hub/link/", "/admin/mappings/mapping/",
+        f"/admin/mappings/mapping/{setup['mapping'].pk}/change/",
+    ]
+    for url in pages:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        html = response.content.decode()
+        for secret in all_secrets(setup):
+            assert secret not in html, f"{url} shows a secret"
+    trace = admin_client.get("/admin/monitoring/syncrecord/1/change/").content.decode()
+    assert "OIS100MI/Confirm" in trace and "***" in trace  # the calls are shown, the token masked
+    assert "api_key, webhook_secret" in admin_client.get("/admin/connectors/connection/").content.decode()
+
+
+def test_secrets_are_write_only_and_blank_keeps_them(admin_client, setup):
+    xcart = setup["xcart"]
+    form = {"name": xcart.name, "slug": xcart.slug, "kind": "xcart", "base_url": xcart.base_url,
+            "auth_kind": "api_token", "enabled": "on", "settings": "{}", "secret_api_key": "",
+            "secret_webhook_secret": "whsec_bmV3LXNlY3JldC1mb3ItdGhlLXN0b3Jl"}
+    response = admin_client.post(f"/admin/connectors/connection/{xcart.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    xcart.refresh_from_db()
+    xcart._secrets_cache = None
+    assert xcart.secret("api_key") == "demo-xcart-key"  # blank kept it
+    assert xcart.secret("webhook_secret") == "whsec_bmV3LXNlY3JldC1mb3ItdGhlLXN0b3Jl"
+
+
+def test_ionapi_upload_is_validated_and_stored_encrypted(admin_client, setup, simulators):
+    m3 = setup["m3"]
+    form = {"name": m3.name, "slug": m3.slug, "kind": "infor_m3", "base_url": "", "auth_kind": "ionapi",
+            "enabled": "on", "settings": json.dumps(m3.settings)}
+    bad = io.BytesIO(b'{"ti": "X"}')
+    bad.name = "broken.ionapi"
+    response = admin_client.post(f"/admin/connectors/connection/{m3.pk}/change/", {**form, "ionapi_file": bad})
+    assert response.status_code == 200 and "lacks ci, cs, iu" in response.content.decode()
+
+    ionapi = demo_ionapi(f"{simulators.url}/ionapi") | {"cn": "uploaded"}
+    good = io.BytesIO(json.dumps(ionapi).encode())
+    good.name = "hub.ionapi"
+    response = admin_client.post(f"/admin/connectors/connection/{m3.pk}/change/", {**form, "ionapi_file": good})
+    assert response.status_code == 302
+    assert json.loads(Connection.objects.get(pk=m3.pk).secret("ionapi"))["cn"] == "uploaded"
+
+
+def test_test_connection_says_what_is_wrong(admin_client, setup, simulators):
+    def run(connection):
+        response = admin_client.post("/admin/connectors/connection/",
+                                     {"action": "test_connection", "_selected_action": [connection.pk]}, follow=True)
+        return [str(m) for m in response.context["messages"]]
+
+    assert "accepted the API key" in run(setup["xcart"])[0]
+    assert "tenant DEMO_TST" in run(setup["m3"])[0]
+
+    setup["xcart"].set_secret("api_key", "wrong")
+    setup["xcart"].save()
+    assert "HTTP 401" in run(setup["xcart"])[0] and "X-Auth-Token" in run(setup["xcart"])[0]
+    m3 = setup["m3"]
+    m3.set_secret("ionapi", json.dumps(demo_ionapi(f"{simulators.url}/ionapi") | {"cs": "wrong"}))
+    m3.save()
+    assert "ION API refused the .ionapi credentials" in run(m3)[0]
+    m3.set_secret("ionapi", json.dumps(demo_ionapi("http://127.0.0.1:9/ionapi")))
+    m3.save()
+    assert "unreachable (connection refused)" in run(m3)[0]

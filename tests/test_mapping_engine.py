@@ -1,0 +1,95 @@
+"""The small mapping engine of the foundation: paths, list rules, transforms, errors, versions."""
+
+import pytest
+
+from mappings.engine import MappingError, compiled
+from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
+
+pytestmark = pytest.mark.django_db
+T = MappingRule.Transform
+
+ORDER = {
+    "orderNumber": "42",
+    "date": 1795684502,
+    "profile": {"email": "Ada@Example.org"},
+    "billingAddress": {"firstname": " Ada ", "lastname": "Lovelace", "street": "x" * 50},
+    "shippingMethodName": "Courier",
+    "items": [{"sku": "A1", "amount": "3", "price": 19.955}, {"sku": "B2", "amount": 1, "price": 5}],
+}
+
+
+def mapping_with(*rules):
+    mapping = Mapping.objects.create(name=f"m{Mapping.objects.count()}")
+    for position, (target, source, options) in enumerate(rules):
+        MappingRule.objects.create(mapping=mapping, position=position, target=target, source=source, **options)
+    mapping.refresh_from_db()
+    return mapping
+
+
+def run(mapping, record=ORDER):
+    return compiled(mapping)(record)
+
+
+def test_paths_lists_and_transforms():
+    carriers = ValueMap.objects.create(name="carriers")
+    ValueMapEntry.objects.create(value_map=carriers, source_value="Courier", target_value="EXP")
+    mapping = mapping_with(
+        ("customer.MAIL", "profile.email", {"transform": T.LOWER}),
+        ("customer.CUNM", "billingAddress.firstname, billingAddress.lastname", {"transform": T.JOIN}),
+        ("customer.CUA1", "billingAddress.street", {"transform": T.TEXT, "argument": "36"}),
+        ("order.CUOR", "orderNumber", {"required": True}),
+        ("order.RLDT", "date", {"transform": T.DATE_M3}),
+        ("order.MODL", "shippingMethodName", {"transform": T.LOOKUP, "value_map": carriers}),
+        ("order.ORTP", "", {"constant": "WEB"}),
+        ("order.CUCD", "currency.code", {"default": "USD"}),
+        ("lines[].ITNO", "items[].sku", {}),
+        ("lines[].ORQT", "items[].amount", {"transform": T.INTEGER}),
+        ("lines[].SAPR", "items[].price", {"transform": T.DECIMAL, "argument": "2"}),
+    )
+    assert run(mapping) == {
+        "customer": {"MAIL": "ada@example.org", "CUNM": "Ada Lovelace", "CUA1": "x" * 36},
+        "order": {"CUOR": "42", "RLDT": "20261126", "MODL": "EXP", "ORTP": "WEB", "CUCD": "USD"},
+        "lines": [{"ITNO": "A1", "ORQT": 3, "SAPR": "19.96"}, {"ITNO": "B2", "ORQT": 1, "SAPR": "5.00"}],
+    }
+
+
+def test_missing_optional_values_are_left_out():
+    mapping = mapping_with(("customer.PHNO", "billingAddress.phone", {}), ("lines[].ITNO", "items[].sku", {}))
+    assert run(mapping, {"items": []}) == {"lines": []}
+
+
+def test_required_value_missing_names_the_rule():
+    mapping = mapping_with(("order.CUOR", "orderNumber", {"required": True}))
+    with pytest.raises(MappingError, match=r"order.CUOR <- orderNumber: required value missing"):
+        run(mapping, {"orderNumber": "  "})
+
+
+def test_failed_transform_names_rule_and_value():
+    mapping = mapping_with(("lines[].ORQT", "items[].amount", {"transform": T.INTEGER}))
+    with pytest.raises(MappingError, match=r"lines\[\].ORQT <- items\[\].amount: transform 'integer' failed on '2.5'"):
+        run(mapping, {"items": [{"amount": "2.5"}]})
+
+
+def test_unmapped_lookup_value_is_an_error_unless_a_default_is_set():
+    carriers = ValueMap.objects.create(name="carriers")
+    strict = mapping_with(("order.MODL", "shippingMethodName", {"transform": T.LOOKUP, "value_map": carriers}))
+    with pytest.raises(MappingError, match="'Courier' is not in value map 'carriers'"):
+        run(strict)
+    lenient = mapping_with(("order.MODL", "shippingMethodName", {"transform": T.LOOKUP, "value_map": carriers, "default": "STD"}))
+    assert run(lenient) == {"order": {"MODL": "STD"}}
+
+
+def test_editing_rules_or_value_maps_makes_a_new_version_and_recompiles():
+    carriers = ValueMap.objects.create(name="carriers")
+    entry = ValueMapEntry.objects.create(value_map=carriers, source_value="Courier", target_value="EXP")
+    mapping = mapping_with(("order.MODL", "shippingMethodName", {"transform": T.LOOKUP, "value_map": carriers}))
+    version = mapping.version
+    assert run(mapping) == {"order": {"MODL": "EXP"}}
+    entry.target_value = "DHL"
+    entry.save()
+    mapping.refresh_from_db()
+    assert mapping.version == version + 1
+    assert run(mapping) == {"order": {"MODL": "DHL"}}
+    mapping.rules.first().delete()
+    mapping.refresh_from_db()
+    assert mapping.version == version + 2 and run(mapping) == {}
