@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from connectors.infor_m3.simulator import demo_ionapi
 from connectors.models import Connection
 from hub import demo
+from monitoring.models import SyncRecord
 from tests.helpers import run_worker, signed_post
 from tests.test_order_flow import order_payload
 
@@ -33,16 +34,17 @@ def all_secrets(setup):
 
 
 def test_no_admin_page_shows_a_secret(admin_client, setup):
-    signed_post(admin_client, demo.XCART_SLUG, order_payload(), setup["webhook_secret"])
+    event_id = signed_post(admin_client, demo.XCART_SLUG, order_payload(), setup["webhook_secret"]).json()["id"]
     run_worker()
+    record_id = SyncRecord.objects.get(event_id=event_id).pk
     pages = [
         "/admin/connectors/connection/",
         f"/admin/connectors/connection/{setup['xcart'].pk}/change/",
         f"/admin/connectors/connection/{setup['m3'].pk}/change/",
         "/admin/monitoring/inboundevent/",
-        "/admin/monitoring/inboundevent/1/change/",
+        f"/admin/monitoring/inboundevent/{event_id}/change/",
         "/admin/monitoring/syncrecord/",
-        "/admin/monitoring/syncrecord/1/change/",
+        f"/admin/monitoring/syncrecord/{record_id}/change/",
         "/admin/hub/flow/", "/admin/hub/link/", "/admin/mappings/mapping/",
         f"/admin/mappings/mapping/{setup['mapping'].pk}/change/",
     ]
@@ -52,7 +54,7 @@ def test_no_admin_page_shows_a_secret(admin_client, setup):
         html = response.content.decode()
         for secret in all_secrets(setup):
             assert secret not in html, f"{url} shows a secret"
-    trace = admin_client.get("/admin/monitoring/syncrecord/1/change/").content.decode()
+    trace = admin_client.get(f"/admin/monitoring/syncrecord/{record_id}/change/").content.decode()
     assert "OIS100MI/Confirm" in trace and "***" in trace  # the calls are shown, the token masked
     assert "api_key, webhook_secret" in admin_client.get("/admin/connectors/connection/").content.decode()
 
