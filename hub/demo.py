@@ -12,8 +12,9 @@ from connectors.infor_m3.simulator import demo_ionapi
 from connectors.models import Connection
 from connectors.signatures import new_secret
 from connectors.xcart.simulator import DEMO_API_KEY
-from hub.models import Flow
+from hub.models import Flow, Link
 from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
+from monitoring.models import InboundEvent, SyncRecord
 
 XCART_SLUG = "xcart-demo"
 M3_SLUG = "m3-demo"
@@ -38,6 +39,21 @@ ORDER_RULES = [
     ("lines[].SAPR", "items[].price", {"transform": T.DECIMAL, "argument": "2"}),
 ]
 SHIPPING_METHODS = {"Courier": "EXP", "Ground": "UPS", "Local pickup": "PCK"}
+
+
+@transaction.atomic
+def reset_activity() -> int:
+    """Forget the demo connections' events, records and links.
+
+    The simulators keep their state in memory, so each ``make demo`` starts an empty store and an
+    empty M3; links and events from an earlier run would point at orders that no longer exist.
+    Configuration (connections, flows, mappings) is kept.
+    """
+    connections = Connection.objects.filter(slug__in=[XCART_SLUG, M3_SLUG])
+    Link.objects.filter(source_connection__in=connections).delete()
+    SyncRecord.objects.filter(event__connection__in=connections).delete()
+    deleted, _ = InboundEvent.objects.filter(connection__in=connections).delete()
+    return deleted
 
 
 @transaction.atomic

@@ -54,6 +54,8 @@ def start(data_dir: Path, daemonize: bool = True) -> subprocess.Popen | None:
         "--pidfile", str(data_dir / "redis.pid"),
     ]
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=daemonize)
+    if daemonize:
+        proc.wait(timeout=10)  # the launcher exits once the server has forked; reap it
     deadline = time.monotonic() + 10
     while not is_running(data_dir):
         if time.monotonic() > deadline:

@@ -24,3 +24,15 @@ def clean_redis():
 def fast_retries(settings):
     settings.HUB_RETRY_INTERVALS = [1, 1, 1]
     return settings.HUB_RETRY_INTERVALS
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_embedded_redis_at_the_end():
+    """The embedded Redis of a test run (no REDIS_URL) goes away with the run."""
+    yield
+    from django.conf import settings
+
+    from hub import embedded_redis
+
+    if settings.EMBEDDED_REDIS:
+        embedded_redis.stop(settings.DATA_DIR)

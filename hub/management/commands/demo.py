@@ -61,9 +61,14 @@ class Command(BaseCommand):
         self.children.append(subprocess.Popen([sys.executable, *args], env=os.environ.copy()))
 
     def stop_children(self):
+        # After Ctrl-C the children got the same SIGINT and are shutting down warmly; give them a
+        # moment before asking (again, or for the first time when the demo ends by itself).
+        deadline = time.monotonic() + 3
+        while any(c.poll() is None for c in self.children) and time.monotonic() < deadline:
+            time.sleep(0.1)
         for child in self.children:
             if child.poll() is None:
-                child.terminate()
+                child.send_signal(signal.SIGINT)
         for child in self.children:
             try:
                 child.wait(timeout=10)
@@ -92,14 +97,16 @@ class Command(BaseCommand):
         wait_for(f"{sim_url}/xcart/_control/faults", "simulators")
         wait_for(f"{web_url}/admin/login/", "web server")
 
+        cleared = demo.reset_activity()
+        if cleared:
+            self.stdout.write(f"  cleared {cleared} events of the previous demo run (the simulators start empty)")
         config = demo.seed(sim_url)
         requests.post(f"{sim_url}/xcart/_sim/addon", timeout=5, json={
             "webhook_url": f"{web_url}/webhooks/{demo.XCART_SLUG}/", "webhook_secret": config["webhook_secret"]})
-        before = SyncRecord.objects.count()
         for order in SAMPLE_ORDERS:
             requests.post(f"{sim_url}/xcart/_sim/orders", json=order, timeout=5).raise_for_status()
         self.stdout.write(f"  placed {len(SAMPLE_ORDERS)} orders in the simulated X-Cart store; waiting for M3...")
-        settled = wait_settled(before + len(SAMPLE_ORDERS))
+        settled = wait_settled(len(SAMPLE_ORDERS))
         synced = SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count()
         failed = SyncRecord.objects.filter(status=SyncRecord.Status.FAILED).count()
 
