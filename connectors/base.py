@@ -47,6 +47,19 @@ class DeliveryResult:
     extra_links: list[tuple[str, str, str]] = field(default_factory=list)  # (entity, source id, target id)
 
 
+@dataclass
+class Page:
+    """One page of an incremental poll: the records changed since the cursor, oldest first.
+
+    ``cursor`` is opaque to the engine: it is stored only once the page's records are committed
+    and handed back on the next poll. ``more`` says another page is ready right away.
+    """
+
+    records: list[dict]
+    cursor: str | None
+    more: bool = False
+
+
 @dataclass(frozen=True)
 class SecretField:
     name: str
@@ -81,12 +94,29 @@ class Connector:
     def fetch(self, entity: str, source_id: str) -> dict:
         raise NotImplementedError(f"{self.kind} cannot fetch {entity}")
 
+    def poll(self, entity: str, cursor: str | None, limit: int = 100) -> Page:
+        """Records of ``entity`` changed since ``cursor`` (None: from the beginning)."""
+        raise NotImplementedError(f"{self.kind} cannot poll {entity}")
+
+    def record_id(self, entity: str, record: dict) -> str:
+        """The record's id in this system, e.g. ``order_id`` for an X-Cart order."""
+        raise NotImplementedError
+
+    def record_version(self, entity: str, record: dict) -> str:
+        """What changes whenever the record changes (a modification time, a revision): with the id it
+        makes a polled record's idempotency key, so an overlapping poll never ingests it twice."""
+        raise NotImplementedError
+
     # --- outbound -----------------------------------------------------------------------------
-    def perform(self, action: str, payload: dict) -> DeliveryResult:
+    def perform(self, action: str, payload: dict, target_id: str | None = None) -> DeliveryResult:
+        """Run a target action. ``target_id`` is the linked record in this system, when there is one
+        (an update of a record the hub created or matched before)."""
         method = self.actions.get(action)
         if not method:
             raise ConnectorError(f"{self.label} has no action '{action}'", permanent=True)
-        return getattr(self, method)(payload)
+        if target_id is None:
+            return getattr(self, method)(payload)
+        return getattr(self, method)(payload, target_id=target_id)
 
     def test_connection(self) -> str:
         """Call the system once with the stored credentials; return a short success message."""

@@ -19,15 +19,17 @@ from connectors.xcart.simulator import XCartSimulator
 
 
 def _not_found(environ, start_response):
-    body = {"error": "Not Found", "detail": "The simulators are mounted under /xcart and /ionapi"}
+    body = {"error": "Not Found", "detail": "The simulators are mounted under /xcart, /ionapi, ... (see connectors.simulators)"}
     return json_response(body, 404)(environ, start_response)
 
 
-def build_app(xcart=None, m3=None):
-    return DispatcherMiddleware(_not_found, {
-        "/xcart": xcart or XCartSimulator(),
-        "/ionapi": m3 or M3Simulator(),
-    })
+def default_systems():
+    """Mount name -> a fresh simulator, for every system the sandbox has."""
+    return {"xcart": XCartSimulator(), "ionapi": M3Simulator()}
+
+
+def build_app(systems):
+    return DispatcherMiddleware(_not_found, {f"/{name}": app for name, app in systems.items()})
 
 
 class _FastHandler(WSGIRequestHandler):
@@ -45,16 +47,24 @@ class _FastHandler(WSGIRequestHandler):
 class SimulatorServer:
     """Serves the simulators on 127.0.0.1 in a daemon thread; port=0 picks a free port."""
 
-    def __init__(self, port=0, xcart=None, m3=None, host="127.0.0.1"):
-        self.xcart = xcart or XCartSimulator()
-        self.m3 = m3 or M3Simulator()
-        self.app = build_app(self.xcart, self.m3)
+    def __init__(self, port=0, host="127.0.0.1", **systems):
+        """``systems`` replaces or adds simulators by mount name, e.g. ``ionapi=M3Simulator(token_ttl=5)``."""
+        self.systems = {**default_systems(), **systems}
+        self.app = build_app(self.systems)
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_FastHandler)
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self.xcart_url = self.url + "/xcart"
-        self.ionapi_url = self.url + "/ionapi"
         self._thread = None
+
+    def __getattr__(self, name):
+        # server.xcart, server.prestashop, server.xcart_url...; server.m3 is the one mounted at /ionapi
+        systems = self.__dict__.get("systems", {})
+        key = "ionapi" if name == "m3" else name
+        if key in systems:
+            return systems[key]
+        if name.endswith("_url") and name[:-4] in systems:
+            return f"{self.url}/{name[:-4]}"
+        raise AttributeError(name)
 
     def start(self):
         self._thread = threading.Thread(target=self._server.serve_forever, name="simulators", daemon=True)
