@@ -76,6 +76,8 @@ class Connector:
     actions: dict[str, str] = {}
     auth_kinds: tuple[str, ...] = ()
     secret_fields: tuple[SecretField, ...] = ()
+    # entities polled as a whole each time (no change date): only changed versions become events
+    snapshot_entities: frozenset[str] = frozenset()
 
     def __init__(self, connection):
         self.connection = connection

@@ -5,3 +5,4 @@ from rq import cron
 from hub import jobs
 
 cron.register(jobs.sweep_unqueued_events, "default", interval=60)
+cron.register(jobs.schedule_polls, "default", interval=10)

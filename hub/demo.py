@@ -5,6 +5,7 @@ Idempotent: running it again updates the same rows.
 """
 
 import json
+import secrets
 
 from django.db import transaction
 
@@ -12,7 +13,7 @@ from connectors.infor_m3.simulator import demo_ionapi
 from connectors.models import Connection
 from connectors.signatures import new_secret
 from connectors.xcart.simulator import DEMO_API_KEY
-from hub.models import Flow, Link
+from hub.models import Flow, Link, SnapshotVersion
 from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
 from monitoring.models import InboundEvent, SyncRecord
 
@@ -39,18 +40,55 @@ ORDER_RULES = [
     ("lines[].SAPR", "items[].price", {"transform": T.DECIMAL, "argument": "2"}),
 ]
 SHIPPING_METHODS = {"Courier": "EXP", "Ground": "UPS", "Local pickup": "PCK"}
+# M3 order status (highest line status) -> X-Cart shipping status: 22 registered, 33 allocated,
+# 44 picking, 66 delivered (shipped from the warehouse), 77 invoiced, 99 completed.
+M3_STATUS_TO_XCART = {"22": "N", "33": "P", "44": "P", "66": "S", "77": "S", "99": "D"}
+STATUS_RULES = [("code", "status", {"required": True, "transform": T.LOOKUP, "value_map": "m3-status-to-xcart-shipping"})]
+SHIPMENT_RULES = STATUS_RULES + [("tracking_number", "tracking", {})]
+STOCK_RULES = [("sku", "ITNO", {"required": True}), ("amount", "quantity", {"required": True, "transform": T.INTEGER})]
+
+SHIPMENT_FLOW = "M3 shipments to X-Cart"
+STATUS_FLOW = "M3 order status to X-Cart"
+STOCK_FLOW = "M3 stock to X-Cart"
+
+
+def _value_map(name: str, description: str, entries: dict) -> ValueMap:
+    value_map, _ = ValueMap.objects.update_or_create(name=name, defaults={"description": description})
+    for source, target in entries.items():
+        ValueMapEntry.objects.update_or_create(value_map=value_map, source_value=source, defaults={"target_value": target})
+    return value_map
+
+
+def _mapping(name: str, description: str, rules: list) -> Mapping:
+    """The mapping with these rules, created once: later runs keep what an integrator changed."""
+    mapping, created = Mapping.objects.get_or_create(name=name, defaults={"description": description})
+    if created:
+        for position, (target, source, options) in enumerate(rules):
+            options = dict(options)
+            if "value_map" in options:
+                options["value_map"] = ValueMap.objects.get(name=options["value_map"])
+            MappingRule.objects.create(mapping=mapping, position=position * 10, target=target, source=source, **options)
+        mapping.refresh_from_db()
+    return mapping
+
+
+def _flow(name: str, **fields) -> Flow:
+    flow, _ = Flow.objects.update_or_create(name=name, defaults={"enabled": True, **fields})
+    return flow
 
 
 @transaction.atomic
 def reset_activity() -> int:
-    """Forget the demo connections' events, records and links.
+    """Forget the demo connections' events, records, links and stock snapshots.
 
     The simulators keep their state in memory, so each ``make demo`` starts an empty store and an
     empty M3; links and events from an earlier run would point at orders that no longer exist.
-    Configuration (connections, flows, mappings) is kept.
+    Configuration (connections, flows, mappings) is kept; poll cursors start again.
     """
     connections = Connection.objects.filter(slug__in=[XCART_SLUG, M3_SLUG])
     Link.objects.filter(source_connection__in=connections).delete()
+    SnapshotVersion.objects.filter(connection__in=connections).delete()
+    Flow.objects.filter(source__in=connections).update(poll_cursor="", last_polled_at=None, last_poll_error="")
     SyncRecord.objects.filter(event__connection__in=connections).delete()
     deleted, _ = InboundEvent.objects.filter(connection__in=connections).delete()
     return deleted
@@ -58,7 +96,7 @@ def reset_activity() -> int:
 
 @transaction.atomic
 def seed(simulator_url: str) -> dict:
-    """Create or update the demo rows; returns the objects and the X-Cart add-on's signing secret."""
+    """Create or update the demo rows; returns them with the secrets the simulators must be told."""
     simulator_url = simulator_url.rstrip("/")
     xcart, _ = Connection.objects.update_or_create(
         slug=XCART_SLUG,
@@ -75,34 +113,35 @@ def seed(simulator_url: str) -> dict:
         defaults={
             "name": "Demo Infor M3", "kind": "infor_m3", "auth_kind": "ionapi", "base_url": "", "enabled": True,
             "settings": {"company": "100", "customer_template": "WEBSHOP",
-                         "order_defaults": {"ORTP": "WEB", "FACI": "A01", "WHLO": "100"}},
+                         "order_defaults": {"ORTP": "WEB", "FACI": "A01", "WHLO": "100"},
+                         "stock_warehouses": ["100", "200", "300"], "stock_mode": "sum"},
         },
     )
     m3.set_secret("ionapi", json.dumps(demo_ionapi(f"{simulator_url}/ionapi")))
+    if not m3.secret("ion_inbound_token"):
+        m3.set_secret("ion_inbound_token", secrets.token_urlsafe(24))
     m3.save()
 
-    modl, _ = ValueMap.objects.update_or_create(
-        name="xcart-shipping-to-m3-modl", defaults={"description": "X-Cart shipping method -> M3 delivery method (MODL)"}
-    )
-    for source, target in SHIPPING_METHODS.items():
-        ValueMapEntry.objects.update_or_create(value_map=modl, source_value=source, defaults={"target_value": target})
-
-    mapping, _ = Mapping.objects.update_or_create(
-        name="X-Cart order -> M3 sales order",
-        defaults={"description": "Customer found by e-mail or created; one AddBatchLine per item."},
-    )
-    if not mapping.rules.exists():
-        for position, (target, source, options) in enumerate(ORDER_RULES):
-            options = dict(options)
-            if "value_map" in options:
-                options["value_map"] = ValueMap.objects.get(name=options["value_map"])
-            MappingRule.objects.create(mapping=mapping, position=position * 10, target=target, source=source, **options)
-        mapping.refresh_from_db()
-
-    flow, _ = Flow.objects.update_or_create(
-        name=ORDER_FLOW,
-        defaults={"source": xcart, "source_entity": "order", "source_event": "created", "mapping": mapping,
-                  "target": m3, "target_action": "sales_order.create", "enabled": True,
-                  "description": "Every order placed in the store becomes a confirmed M3 sales order."},
-    )
-    return {"xcart": xcart, "m3": m3, "mapping": mapping, "flow": flow, "webhook_secret": xcart.secret("webhook_secret")}
+    _value_map("xcart-shipping-to-m3-modl", "X-Cart shipping method -> M3 delivery method (MODL)", SHIPPING_METHODS)
+    _value_map("m3-status-to-xcart-shipping", "M3 order status -> X-Cart shipping status code", M3_STATUS_TO_XCART)
+    order_mapping = _mapping("X-Cart order -> M3 sales order",
+                             "Customer found by e-mail or created; one AddBatchLine per item.", ORDER_RULES)
+    flows = {
+        "order": _flow(ORDER_FLOW, source=xcart, source_entity="order", source_event="created", mapping=order_mapping,
+                       target=m3, target_action="sales_order.create",
+                       description="Every order placed in the store becomes a confirmed M3 sales order."),
+        "status": _flow(STATUS_FLOW, source=m3, source_entity="sales_order", source_event="synced",
+                        mapping=_mapping("M3 order status -> X-Cart shipping status", "", STATUS_RULES),
+                        target=xcart, target_action="shipping.update",
+                        description="SyncSalesOrder BODs from ION move the store order's shipping status."),
+        "shipment": _flow(SHIPMENT_FLOW, source=m3, source_entity="shipment", source_event="synced",
+                          mapping=_mapping("M3 shipment -> X-Cart tracking", "", SHIPMENT_RULES),
+                          target=xcart, target_action="shipping.update",
+                          description="SyncShipment BODs: shipped, with the carrier's tracking number."),
+        "stock": _flow(STOCK_FLOW, source=m3, source_entity="stock", source_event="*", poll_interval=30,
+                       mapping=_mapping("M3 stock -> X-Cart amount", "", STOCK_RULES),
+                       target=xcart, target_action="stock.update",
+                       description="Allocatable stock summed over warehouses 100, 200, 300 becomes the product amount."),
+    }
+    return {"xcart": xcart, "m3": m3, "mapping": order_mapping, "flow": flows["order"], "flows": flows,
+            "webhook_secret": xcart.secret("webhook_secret"), "ion_token": m3.secret("ion_inbound_token")}

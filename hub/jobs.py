@@ -75,6 +75,34 @@ def replay_record(record_id: int) -> None:
         pipeline.replay_record(record_id, last_try=_last_try())
 
 
+def poll_flow(flow_id: int) -> int:
+    """Poll one flow's source and queue the new events (after their commit)."""
+    from hub import polling
+
+    with _locked(f"poll:{flow_id}"):
+        new_ids = polling.poll_flow(flow_id)
+    for event_id in new_ids:
+        enqueue_event(event_id)
+    return len(new_ids)
+
+
+def schedule_polls() -> int:
+    """Queue a poll for every flow whose interval has passed; run every few seconds by the cron."""
+    from hub import polling
+
+    flows = polling.due_flows()
+    for flow in flows:
+        job_id = f"poll-flow-{flow.pk}"
+        try:
+            queued = _queue().fetch_job(job_id)
+            if queued and queued.get_status(refresh=False) in ("queued", "started", "scheduled"):
+                continue  # the last one has not run yet: one poll per flow at a time
+            _queue().enqueue(poll_flow, flow.pk, job_id=job_id, at_front=True)
+        except redis.RedisError as exc:
+            log.warning("could not queue the poll of %s: %s", flow, exc)
+    return len(flows)
+
+
 def sweep_unqueued_events(older_than_seconds: int = 60) -> int:
     """Enqueue events that were stored but never picked up (Redis down at ingest, a worker killed).
 

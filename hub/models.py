@@ -13,12 +13,24 @@ class Flow(models.Model):
     target_action = models.CharField(max_length=50, help_text="e.g. sales_order.create")
     enabled = models.BooleanField(default=True)
     description = models.TextField(blank=True)
+    # Polling: for sources that cannot push (M3 stock, Domino documents) or as a safety net.
+    poll_interval = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds between polls of the source; empty when the source pushes events"
+    )
+    poll_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next poll starts (advanced after each committed page)")
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_poll_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    @property
+    def creates_only(self) -> bool:
+        """A ``*.create`` action never touches a record it already delivered; others update it."""
+        return self.target_action.endswith(".create")
 
 
 class Link(models.Model):
@@ -39,3 +51,19 @@ class Link(models.Model):
 
     def __str__(self):
         return f"{self.entity} {self.source_id} -> {self.target_id}"
+
+
+class SnapshotVersion(models.Model):
+    """The last version seen of a record that can only be polled as a whole (M3 stock balances).
+
+    Such sources have no change date, so each poll reads everything and only records whose version
+    differs from the one kept here become events; a value going back (5 -> 4 -> 5) is still a change.
+    """
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=50)
+    source_id = models.CharField(max_length=100)
+    version = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "entity", "source_id"], name="one_snapshot_per_record")]

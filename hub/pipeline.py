@@ -73,12 +73,30 @@ def finish_event(event: InboundEvent) -> None:
 
 
 def source_record(event: InboundEvent) -> dict:
-    """The full source record: from the pushed body, or fetched when the push was thin."""
+    """The full source record: as polled, from the pushed body or message, or fetched when thin."""
+    if event.origin == InboundEvent.Origin.POLL:
+        return json.loads(event.body)
     connector = event.connection.connector()
-    parsed = connector.parse_push(json.loads(event.body), event.headers)
+    if event.origin == InboundEvent.Origin.MESSAGE:
+        parsed = connector.parse_message(event.body)
+    else:
+        parsed = connector.parse_push(json.loads(event.body), event.headers)
     if parsed.record is not None:
         return parsed.record
     return connector.fetch(parsed.entity, parsed.source_id)
+
+
+def linked_id(flow: Flow, source_id: str) -> str | None:
+    """The record's id in the flow's target, from a link made in either direction.
+
+    A back-flow (M3 shipment -> X-Cart) finds the X-Cart order through the link the order flow made.
+    """
+    forward = Link.objects.filter(source_connection=flow.source_id, entity=flow.source_entity, source_id=source_id,
+                                  target_connection=flow.target_id).values_list("target_id", flat=True).first()
+    if forward:
+        return forward
+    return Link.objects.filter(source_connection=flow.target_id, target_connection=flow.source_id,
+                               target_id=source_id).values_list("source_id", flat=True).first()
 
 
 def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bool) -> str:
@@ -92,20 +110,20 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bo
     calling = None  # the connection being called, to show its last error in the admin
 
     try:
-        link = Link.objects.filter(source_connection=flow.source_id, entity=entity, source_id=record.source_id,
-                                   target_connection=flow.target_id).first()
-        if link:
-            attempt.outcome, attempt.note = SyncAttempt.Outcome.ALREADY_LINKED, f"already delivered as {link.target_id}"
-            record.target_id, record.status, record.error = link.target_id, SyncRecord.Status.SYNCED, ""
+        target_id = linked_id(flow, record.source_id)
+        if target_id and flow.creates_only:
+            attempt.outcome, attempt.note = SyncAttempt.Outcome.ALREADY_LINKED, f"already delivered as {target_id}"
+            record.target_id, record.status, record.error = target_id, SyncRecord.Status.SYNCED, ""
         else:
             calling = event.connection_id
             mapped = compiled(mapping)(source_record(event))
             record.mapped, record.mapping_version = mapped, mapping.version
             calling = flow.target_id
-            result = target.perform(flow.target_action, mapped)
+            result = target.perform(flow.target_action, mapped, target_id=target_id)
             attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
             record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
-            _save_link(flow, entity, record.source_id, result.target_id)
+            if not target_id:
+                _save_link(flow, entity, record.source_id, result.target_id)
     except MappingError as exc:
         attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"mapping: {exc}"
     except ConnectorError as exc:

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from connectors.infor_m3.ims import IMSView
 from connectors.webhooks import WebhookView
 
 admin.site.site_header = "Integration hub"
@@ -9,6 +10,8 @@ admin.site.index_title = "Connections, flows and the sync log"
 
 urlpatterns = [
     path("webhooks/<slug:slug>/", WebhookView.as_view(), name="webhook"),
+    path("ion/<slug:slug>/service/ping", IMSView.as_view(), name="ion-ping"),
+    path("ion/<slug:slug>/v3/multipartMessage", IMSView.as_view(), name="ion-message"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

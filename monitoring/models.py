@@ -10,8 +10,14 @@ class InboundEvent(models.Model):
         FAILED = "failed", "failed"
         IGNORED = "ignored", "ignored (no flow)"
 
+    class Origin(models.TextChoices):
+        PUSH = "push", "pushed (webhook)"
+        POLL = "poll", "polled"
+        MESSAGE = "message", "message (ION BOD)"
+
     connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="events")
-    # The sender's webhook-id (else a hash of the body): the same delivery twice is one event.
+    origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.PUSH)
+    # The sender's webhook-id, or for polled records entity:id:version: the same thing twice is one event.
     idempotency_key = models.CharField(max_length=200)
     topic = models.CharField(max_length=100, help_text="entity.event, e.g. order.created")
     source_id = models.CharField(max_length=100, db_index=True)

@@ -6,7 +6,8 @@ MI answers business errors with HTTP 200 and ``errorMessage`` in the result; tho
 
 import hashlib
 
-from connectors.base import Connector, ConnectorError, DeliveryResult, SecretField
+from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
+from connectors.infor_m3 import bod
 from connectors.infor_m3.ionapi import mi_base_url, parse_ionapi, token_url, tokens
 
 
@@ -14,14 +15,19 @@ class M3Connector(Connector):
     kind = "infor_m3"
     label = "Infor M3"
     entities = {
-        "sales_order": {"create", "get"},
+        "sales_order": {"create", "get", "receive"},
+        "shipment": {"receive"},
+        "stock": {"poll"},
         "customer": {"create", "get", "search"},
         "item": {"get"},
     }
     actions = {"sales_order.create": "create_sales_order"}
     auth_kinds = ("ionapi",)
+    snapshot_entities = frozenset({"stock"})
     secret_fields = (
         SecretField("ionapi", ".ionapi file", "Upload the file from ION API > Authorized apps (backend service)."),
+        SecretField("ion_inbound_token", "ION inbound token",
+                    "Bearer token ION sends to /ion/<slug>/v3/multipartMessage with BODs (order status, shipments)."),
     )
 
     def describe_error(self, response) -> str:
@@ -32,6 +38,12 @@ class M3Connector(Connector):
         if isinstance(body, dict):
             return str(body.get("error_description") or body.get("error") or body.get("message") or body)[:300]
         return str(body)[:300]
+
+    # --- inbound: BODs from ION ---------------------------------------------------------------------
+    def parse_message(self, body: bytes | str) -> InboundEvent:
+        record = bod.parse(body)
+        entity = "shipment" if record["noun"] == "Shipment" else "sales_order"
+        return InboundEvent(entity, "synced", record["ORNO"], record)
 
     # --- auth ------------------------------------------------------------------------------------
     def _ionapi(self) -> dict:
@@ -149,6 +161,32 @@ class M3Connector(Connector):
             self.mi("OIS100MI", "AddBatchLine", {**line_fields, "ORNO": batch})
         orno = self.mi("OIS100MI", "Confirm", {"ORNO": batch})[0]["ORNO"]
         return DeliveryResult(orno, note=f"{customer_note}; batch {batch} confirmed as order {orno}")
+
+    # --- polling: stock balances ----------------------------------------------------------------
+    def poll(self, entity: str, cursor: str | None, limit: int = 100) -> Page:
+        """Allocatable stock (MMS060MI/LstBalID ALOC) of every item: summed over the connection's
+        ``stock_warehouses`` (settings ``stock_mode`` "sum", the default) or one record per item and
+        warehouse ("per_warehouse"). Balances carry no change date, so each poll reads them all;
+        the engine keeps only the records whose quantity changed."""
+        if entity != "stock":
+            raise NotImplementedError(f"M3 polling covers stock; {entity} comes through ION BODs")
+        settings = self.connection.settings or {}
+        per_warehouse = settings.get("stock_mode", "sum") == "per_warehouse"
+        totals: dict[str, dict] = {}
+        for whlo in settings.get("stock_warehouses", ["100"]):
+            for balance in self.mi("MMS060MI", "LstBalID", {"WHLO": whlo}, maxrecs=0, returncols=["WHLO", "ITNO", "ALOC"]):
+                key = f"{balance['ITNO']}@{whlo}" if per_warehouse else balance["ITNO"]
+                record = totals.setdefault(key, {"ITNO": balance["ITNO"], "WHLO": whlo if per_warehouse else "", "quantity": 0})
+                record["quantity"] += max(0, int(float(balance["ALOC"])))
+        return Page(list(totals.values()), cursor=None, more=False)
+
+    def record_id(self, entity: str, record: dict) -> str:
+        if entity == "stock":
+            return f"{record['ITNO']}@{record['WHLO']}" if record.get("WHLO") else record["ITNO"]
+        return record.get("ORNO") or record.get("CUNO") or record["ITNO"]
+
+    def record_version(self, entity: str, record: dict) -> str:
+        return str(record.get("quantity", record.get("status", "")))
 
     def test_connection(self) -> str:
         ionapi = self._ionapi()

@@ -7,17 +7,21 @@ field length), business errors answered HTTP 200 with ``errorMessage``, and orde
 """
 
 import bisect
+import json
 import re
 import secrets
+import threading
 import time
 from collections import namedtuple
 from datetime import date, datetime, timezone
 from itertools import islice
 
+import requests
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
-from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response
+from connectors.infor_m3 import bod
+from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, read_json
 
 COMPANY = 100
 WAREHOUSES = ("100", "200", "300")
@@ -172,6 +176,8 @@ class M3Simulator(SimulatorApp):
         self._customer_seq = 0
         self._batch_seq = 0
         self._order_seq = 0
+        self._bod_seq = 0
+        self.ion_target = None  # (IMS url, bearer token): where ION delivers the BODs M3 publishes
         if seed:
             self._seed()
 
@@ -180,6 +186,9 @@ class M3Simulator(SimulatorApp):
             Rule("/as/token.oauth2", endpoint="token", methods=["POST"]),
             Rule("/as/revoke_token.oauth2", endpoint="revoke", methods=["POST"]),
             Rule("/<tenant>/M3/m3api-rest/v2/execute/<program>/<call>", endpoint="execute", methods=["GET"]),
+            Rule("/_sim/ion", endpoint="sim_ion", methods=["POST"]),
+            Rule("/_sim/orders/<orno>/status", endpoint="sim_order_status", methods=["POST"]),
+            Rule("/_sim/stock", endpoint="sim_stock", methods=["POST"]),
         ]
 
     def before_route(self, request):
@@ -187,6 +196,76 @@ class M3Simulator(SimulatorApp):
             with self.lock:
                 self.tokens.clear()
         return None
+
+    # Back office, as M3 users and ION would act (simulator plumbing, no faults)
+
+    def on_sim_ion(self, request):
+        body = read_json(request)
+        if not isinstance(body, dict) or not body.get("url"):
+            return json_response({"error": "give url (the hub's IMS endpoint) and token"}, 400)
+        self.ion_target = (body["url"], body.get("token", ""))
+        return json_response({"url": body["url"], "token_set": bool(body.get("token"))})
+
+    def on_sim_order_status(self, request, orno):
+        """Move an order on (e.g. 33 allocated, 66 delivered with carrier and tracking): M3 publishes
+        SyncSalesOrder, and SyncShipment when it ships, through ION."""
+        body = read_json(request)
+        status = str(body.get("status", "")) if isinstance(body, dict) else ""
+        if not re.fullmatch(r"\d\d", status):
+            return json_response({"error": "status must be two digits, e.g. 66"}, 400)
+        with self.lock:
+            order = self.orders.get(orno)
+            if order is None:
+                return json_response({"error": f"order {orno} does not exist"}, 404)
+            order["ORST"] = order["ORSL"] = status
+            for line in order["lines"]:
+                line["ORST"] = status
+            messages = [("SalesOrder", {"status": status, "cuor": order.get("CUOR") or ""})]
+            if body.get("tracking"):
+                messages.append(("Shipment", {"status": status, "shipment": f"D{orno}",
+                                              "carrier": body.get("carrier", ""), "tracking": body["tracking"]}))
+            target = self.ion_target
+            published = [self._bod(noun, orno, fields) for noun, fields in messages]
+        if target:
+            threading.Thread(target=self._publish, args=(target, published), daemon=True).start()
+        return json_response({"ORNO": orno, "ORST": status, "published": [p[0] for p in published]})
+
+    def on_sim_stock(self, request):
+        """A warehouse movement: set an item's on-hand quantity in one warehouse."""
+        body = read_json(request)
+        try:
+            whlo, itno, quantity = body["WHLO"], body["ITNO"], float(body["STQT"])
+        except (TypeError, KeyError, ValueError):
+            return json_response({"error": "give WHLO, ITNO and STQT (number)"}, 400)
+        with self.lock:
+            if whlo not in self.balances or itno not in self.items:
+                return json_response({"error": "unknown warehouse or item"}, 404)
+            allocated = self.balances[whlo].get(itno, {}).get("ALQT", 0.0)
+            self._set_balance(whlo, itno, quantity, min(allocated, quantity))
+            return json_response(self.balances[whlo][itno])
+
+    def _bod(self, noun, orno, fields):
+        self._bod_seq += 1
+        message_id = f"m3-{self.tenant}-{self._bod_seq}"
+        xml = bod.build(noun, bod_id=message_id, logical_id=f"lid://infor.m3.{self.tenant.lower()}", orno=orno, **fields)
+        return f"Sync.{noun}", message_id, xml
+
+    @staticmethod
+    def _publish(target, messages):
+        url, token = target
+        for document_name, message_id, xml in messages:
+            parameters = {"documentName": document_name, "messageId": message_id, "fromLogicalId": "lid://infor.m3.m3",
+                          "toLogicalId": "lid://default", "encoding": "NONE", "characterSet": "UTF-8"}
+            files = {"ParameterRequest": (None, json.dumps(parameters), "application/json"),
+                     "MessagePayload": ("payload.xml", xml, "application/xml")}
+            for attempt in range(5):  # ION retries a delivery that failed
+                try:
+                    response = requests.post(url, files=files, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+                    if response.status_code < 500:
+                        break
+                except requests.RequestException:
+                    pass
+                time.sleep(0.2 * 2 ** attempt)
 
     # Seeding
 

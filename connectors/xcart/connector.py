@@ -4,17 +4,18 @@ The store has no native webhooks: an add-on posts ``{"type": "order.created", "d
 signed with Standard Webhooks. A thin push (no ``data`` or no items) is completed by a GET.
 """
 
-from connectors.base import Connector, ConnectorError, InboundEvent, SecretField
+from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
 
 
 class XCartConnector(Connector):
     kind = "xcart"
     label = "X-Cart"
     entities = {
-        "order": {"receive", "get"},
-        "product": {"get"},
+        "order": {"receive", "poll", "get", "update"},
+        "product": {"get", "update"},
         "profile": {"get"},
     }
+    actions = {"shipping.update": "update_shipping", "stock.update": "update_stock"}
     auth_kinds = ("api_token",)
     secret_fields = (
         SecretField("api_key", "API key", "X-Cart 5.5: Settings > API > key (sent as X-Auth-Token)."),
@@ -30,16 +31,19 @@ class XCartConnector(Connector):
             return str(body.get("detail") or body.get("title") or body)[:300]
         return str(body)[:300]
 
-    def _get(self, path: str, params=None):
+    def _call(self, method: str, path: str, params=None, json=None):
         token = self.connection.secret("api_key")
         if not token:
             raise ConnectorError("X-Cart connection has no API key; set it in the admin", permanent=True)
         url = self.connection.base_url.rstrip("/") + "/api/" + path.lstrip("/")
         response = self.http.request(
-            "GET", url, params=params, session_key=f"xcart:{self.connection.pk}",
+            method, url, params=params, json=json, session_key=f"xcart:{self.connection.pk}",
             headers={"X-Auth-Token": token, "Accept": "application/json"},
         )
         return response.json()
+
+    def _get(self, path: str, params=None):
+        return self._call("GET", path, params=params)
 
     def parse_push(self, payload: dict, headers) -> InboundEvent:
         topic = payload.get("type")
@@ -59,6 +63,58 @@ class XCartConnector(Connector):
     def fetch(self, entity: str, source_id: str) -> dict:
         collection = {"order": "orders", "product": "products", "profile": "profiles"}[entity]
         return self._get(f"{collection}/{source_id}")
+
+    # --- polling: orders by lastRenewDate -----------------------------------------------------------
+    def poll(self, entity: str, cursor: str | None, limit: int = 100) -> Page:
+        """Orders renewed at or after the cursor's second, oldest first.
+
+        lastRenewDate has one-second resolution and the filter is inclusive, so the cursor is
+        "second:page": a page full of orders of one second moves to the next page instead of
+        asking for the same page again; repeats across pages are dropped by the event keys.
+        """
+        if entity != "order":
+            raise NotImplementedError(f"X-Cart polling covers orders, not {entity}")
+        since, page = (int(x) for x in (cursor or "0:1").split(":"))
+        records = self._get("orders", params={"lastRenewDate[after]": since, "order[lastRenewDate]": "asc",
+                                              "itemsPerPage": limit, "page": page})
+        if not records:
+            return Page([], cursor, more=False)
+        last = int(records[-1]["lastRenewDate"])
+        next_cursor = f"{since}:{page + 1}" if last == since else f"{last}:1"
+        return Page(records, next_cursor, more=len(records) == limit)
+
+    def record_id(self, entity: str, record: dict) -> str:
+        return str(record[{"order": "order_id", "product": "product_id", "profile": "profileId"}[entity]])
+
+    def record_version(self, entity: str, record: dict) -> str:
+        return str(record.get("lastRenewDate") or record.get("date") or "")
+
+    # --- writes ----------------------------------------------------------------------------------
+    def update_shipping(self, payload: dict, target_id: str | None = None) -> DeliveryResult:
+        """Shipping status and tracking number of an order the hub linked before (target_id)."""
+        if not target_id:
+            raise ConnectorError("no X-Cart order is linked to this record, so its status cannot be updated",
+                                 permanent=True)
+        notes = []
+        if payload.get("code"):
+            self._call("PUT", f"orders/{target_id}/shipping_status", json={"code": payload["code"]})
+            notes.append(f"shipping status {payload['code']}")
+        if payload.get("tracking_number"):
+            self._call("POST", f"orders/{target_id}/tracking_numbers", json={"value": payload["tracking_number"]})
+            notes.append(f"tracking {payload['tracking_number']}")
+        return DeliveryResult(target_id, note=", ".join(notes) or "nothing to change")
+
+    def update_stock(self, payload: dict, target_id: str | None = None) -> DeliveryResult:
+        """Set a product's stock (``amount``), finding the product by SKU unless it is linked."""
+        product_id = target_id
+        if not product_id:
+            sku = payload.get("sku")
+            found = self._get("products", params={"sku": sku}) if sku else []
+            if not found:
+                raise ConnectorError(f"X-Cart has no product with SKU {sku!r}", permanent=True)
+            product_id = str(found[0]["product_id"])
+        self._call("PUT", f"products/{product_id}", json={"amount": int(payload["amount"])})
+        return DeliveryResult(product_id, note=f"amount {int(payload['amount'])}")
 
     def test_connection(self) -> str:
         self._get("orders", params={"itemsPerPage": 1})

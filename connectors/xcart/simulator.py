@@ -29,6 +29,7 @@ DATE_OPERATORS = {
     "after": operator.ge, "before": operator.le, "strictly_after": operator.gt, "strictly_before": operator.lt,
 }
 
+WRITABLE_PRODUCT_FIELDS = {"sku", "name", "description", "price", "enabled", "weight", "amount"}
 PUSH_RETRIES = 5
 PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
 PUSH_TIMEOUT_SECONDS = 5
@@ -134,7 +135,8 @@ class XCartSimulator(SimulatorApp):
             Rule("/api/orders/<int:order_id>", endpoint="order", methods=["GET"]),
             Rule("/api/orders/<int:order_id>/shipping_status", endpoint="shipping_status", methods=["GET", "PUT"]),
             Rule("/api/products", endpoint="products", methods=["GET"]),
-            Rule("/api/products/<int:product_id>", endpoint="product", methods=["GET"]),
+            Rule("/api/products/<int:product_id>", endpoint="product", methods=["GET", "PUT"]),
+            Rule("/api/orders/<int:order_id>/tracking_numbers", endpoint="tracking_numbers", methods=["GET", "POST"]),
             Rule("/api/profiles", endpoint="profiles", methods=["GET"]),
             Rule("/api/profiles/<int:profile_id>", endpoint="profile", methods=["GET"]),
             Rule("/api/profiles/<int:profile_id>/addresses", endpoint="addresses", methods=["GET"]),
@@ -252,9 +254,37 @@ class XCartSimulator(SimulatorApp):
             return json_response(paginate(request, found))
 
     def on_product(self, request, product_id):
+        changes = None
+        if request.method == "PUT":
+            changes = read_json(request)
+            if not isinstance(changes, dict) or not set(changes) <= WRITABLE_PRODUCT_FIELDS:
+                raise BadRequest(f"writable product fields: {', '.join(sorted(WRITABLE_PRODUCT_FIELDS))}")
+            if "amount" in changes and not is_number(changes["amount"], integer=True):
+                raise BadRequest("amount must be an integer")
         with self.lock:
             product = self.products.get(product_id)
-            return json_response(product) if product else self._missing("Product", product_id)
+            if product is None:
+                return self._missing("Product", product_id)
+            if changes:
+                product.update(changes)
+            return json_response(product)
+
+    def on_tracking_numbers(self, request, order_id):
+        # The 5.5 API's shape for tracking numbers is unconfirmed; this follows its sub-resource style.
+        value = None
+        if request.method == "POST":
+            body = read_json(request)
+            value = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(value, str) or not value.strip():
+                raise BadRequest("value (the tracking number) is required")
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                return self._missing("Order", order_id)
+            if value and value not in [t["value"] for t in order["trackingNumbers"]]:
+                order["trackingNumbers"].append({"value": value})
+                order["lastRenewDate"] = int(time.time())
+            return json_response(order["trackingNumbers"], 201 if value else 200)
 
     def on_profiles(self, request):
         with self.lock:
