@@ -30,6 +30,14 @@ def _queue():
     return queue
 
 
+def empty_queue() -> None:
+    """Drop every queued and scheduled job (the demo's reset; never needed in production)."""
+    queue = _queue()
+    queue.empty()
+    for job_id in queue.scheduled_job_registry.get_job_ids():
+        queue.scheduled_job_registry.remove(job_id, delete_job=True)
+
+
 def _retry():
     intervals = settings.HUB_RETRY_INTERVALS
     return Retry(max=len(intervals), interval=intervals) if intervals else None

@@ -35,7 +35,10 @@ def flows_for(event: InboundEvent):
 
 def process_event(event_id: int, *, last_try: bool) -> None:
     """Run every flow subscribed to the event; raise TransientFailure if any should be retried."""
-    event = InboundEvent.objects.select_related("connection").get(pk=event_id)
+    event = InboundEvent.objects.select_related("connection").filter(pk=event_id).first()
+    if event is None:  # purged (retention, a reset demo) after the job was queued: nothing to do
+        log.warning("event %s no longer exists; job dropped", event_id)
+        return
     flows = flows_for(event)
     if not flows:
         event.status, event.error = InboundEvent.Status.IGNORED, f"no enabled flow for {event.connection.slug} {event.topic}"

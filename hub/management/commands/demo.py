@@ -18,7 +18,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from hub import demo, embedded_redis
+from hub import demo, embedded_redis, jobs
+from hub.models import Link
 from monitoring.models import SyncRecord
 
 SAMPLE_ORDERS = [
@@ -92,28 +93,36 @@ class Command(BaseCommand):
         web_url = f"http://127.0.0.1:{port}"
         self.spawn("simulators", ["manage.py", "simulate", "--port", str(simulator_port)])
         self.spawn("web server", ["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
-        self.spawn("RQ worker", ["manage.py", "rqworker", "default", "--with-scheduler"])
+        self.spawn("RQ worker", ["manage.py", "rqworker", "default", "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker"])
         self.spawn("RQ cron", ["manage.py", "rqcron", "hub.cron"])
         wait_for(f"{sim_url}/xcart/_control/faults", "simulators")
         wait_for(f"{web_url}/admin/login/", "web server")
 
         cleared = demo.reset_activity()
+        jobs.empty_queue()  # jobs of the previous run point at the events just cleared
         if cleared:
             self.stdout.write(f"  cleared {cleared} events of the previous demo run (the simulators start empty)")
         config = demo.seed(sim_url)
         requests.post(f"{sim_url}/xcart/_sim/addon", timeout=5, json={
             "webhook_url": f"{web_url}/webhooks/{demo.XCART_SLUG}/", "webhook_secret": config["webhook_secret"]})
+        requests.post(f"{sim_url}/ionapi/_sim/ion", timeout=5, json={
+            "url": f"{web_url}/ion/{demo.M3_SLUG}/v3/multipartMessage", "token": config["ion_token"]})
         for order in SAMPLE_ORDERS:
             requests.post(f"{sim_url}/xcart/_sim/orders", json=order, timeout=5).raise_for_status()
         self.stdout.write(f"  placed {len(SAMPLE_ORDERS)} orders in the simulated X-Cart store; waiting for M3...")
-        settled = wait_settled(len(SAMPLE_ORDERS))
-        synced = SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count()
-        failed = SyncRecord.objects.filter(status=SyncRecord.Status.FAILED).count()
+        settled = wait_settled(config["flow"], len(SAMPLE_ORDERS))
+        shipped = ship_first_order(sim_url)
+        if shipped:
+            self.stdout.write(f"  M3 shipped order {shipped} (status 66, UPS tracking): ION sends the BODs back to the store")
+        records = SyncRecord.objects.filter(flow=config["flow"])
+        synced = records.filter(status=SyncRecord.Status.SYNCED).count()
+        failed = records.filter(status=SyncRecord.Status.FAILED).count()
 
         self.stdout.write(self.style.SUCCESS(f"""
 The hub is running{'' if settled else ' (some orders are still on their way)'}.
   Admin:      {web_url}/admin/   login: admin / {password}
-  Sync log:   {web_url}/admin/monitoring/syncrecord/   ({synced} synced, {failed} failed)
+  Sync log:   {web_url}/admin/monitoring/syncrecord/   (orders: {synced} synced, {failed} failed)
+  Flows:      {web_url}/admin/hub/flow/   (stock is polled from M3 every 30 s; shipments come back by ION)
   Queues:     {web_url}/admin/rq/
   Simulators: {sim_url}/xcart/api/  (X-Auth-Token demo-xcart-key), {sim_url}/ionapi/
   Webhook:    {web_url}/webhooks/{demo.XCART_SLUG}/
@@ -144,11 +153,21 @@ def wait_for(url, name, timeout=60):
     raise SystemExit(f"{name} did not start within {timeout}s at {url}")
 
 
-def wait_settled(expected, timeout=90):
+def wait_settled(flow, expected, timeout=90):
     deadline = time.monotonic() + timeout
     done = (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED)
     while time.monotonic() < deadline:
-        if SyncRecord.objects.filter(status__in=done).count() >= expected:
+        if SyncRecord.objects.filter(flow=flow, status__in=done).count() >= expected:
             return True
         time.sleep(0.5)
     return False
+
+
+def ship_first_order(sim_url) -> str | None:
+    """Ship the first synced order in the simulated M3, as a warehouse would."""
+    link = Link.objects.filter(entity="order", flow__name=demo.ORDER_FLOW).order_by("id").first()
+    if link is None:
+        return None
+    requests.post(f"{sim_url}/ionapi/_sim/orders/{link.target_id}/status", timeout=5,
+                  json={"status": "66", "carrier": "UPS", "tracking": "1Z999AA10123456784"}).raise_for_status()
+    return link.target_id
