@@ -1,9 +1,10 @@
 """The connector classes by kind: one line per external system, also the admin's choices."""
 
+from connectors.generic.connector import GenericRestConnector
 from connectors.infor_m3.connector import M3Connector
 from connectors.xcart.connector import XCartConnector
 
-CONNECTORS = {cls.kind: cls for cls in (XCartConnector, M3Connector)}
+CONNECTORS = {cls.kind: cls for cls in (XCartConnector, M3Connector, GenericRestConnector)}
 
 
 def kind_choices():
@@ -11,6 +12,7 @@ def kind_choices():
 
 
 def auth_kind_choices():
-    labels = {"api_token": "API token header", "ionapi": "ION API OAuth2 (.ionapi file)", "basic": "HTTP Basic"}
+    labels = {"api_token": "API token header", "ionapi": "ION API OAuth2 (.ionapi file)", "basic": "HTTP Basic",
+              "bearer": "Bearer token", "api_key_header": "API key in a header", "none": "none"}
     kinds = sorted({a for cls in CONNECTORS.values() for a in cls.auth_kinds} | set(labels))
     return [(k, labels.get(k, k)) for k in kinds]
