@@ -126,9 +126,12 @@ class GenericRestConnector(Connector):
                                  permanent=True)
         if not records:
             return Page([], cursor, more=False)
-        newest = self.record_version(entity, records[-1])
-        next_cursor = f"{since}|{page_number + 1}" if newest == since else f"{newest}|{spec.get('first_page', 1)}"
-        return Page(records, next_cursor, more=len(records) == limit)
+        newest, full = self.record_version(entity, records[-1]), len(records) == limit
+        if full and newest == since:  # a whole page of one version: step to the next page of it
+            next_cursor = f"{since}|{page_number + 1}"
+        else:
+            next_cursor = f"{newest}|{spec.get('first_page', 1)}"
+        return Page(records, next_cursor, more=full)
 
     # --- pushes -----------------------------------------------------------------------------------------
     def parse_push(self, payload: dict, headers) -> InboundEvent:

@@ -79,9 +79,9 @@ class XCartConnector(Connector):
                                               "itemsPerPage": limit, "page": page})
         if not records:
             return Page([], cursor, more=False)
-        last = int(records[-1]["lastRenewDate"])
-        next_cursor = f"{since}:{page + 1}" if last == since else f"{last}:1"
-        return Page(records, next_cursor, more=len(records) == limit)
+        last, full = int(records[-1]["lastRenewDate"]), len(records) == limit
+        next_cursor = f"{since}:{page + 1}" if full and last == since else f"{last}:1"
+        return Page(records, next_cursor, more=full)
 
     def record_id(self, entity: str, record: dict) -> str:
         return str(record[{"order": "order_id", "product": "product_id", "profile": "profileId"}[entity]])
