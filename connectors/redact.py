@@ -10,6 +10,7 @@ SECRET_KEYS = frozenset(
         "password", "secret", "client_secret", "access_token", "refresh_token", "id_token",
         "authorization", "x-auth-token", "api_key", "_key", "ws_key", "token", "bearer",
         "webhook_secret", "webhook-signature", "cookie", "set-cookie",
+        "passwd", "secure_key",  # PrestaShop customers' password hash and key
         "cs", "sask", "saak",  # .ionapi client secret and service-account keys
         "username",  # the ION token request sends the service-account key as username
     }

@@ -1,10 +1,15 @@
 """The connector classes by kind: one line per external system, also the admin's choices."""
 
+from connectors.domino.connector import DominoConnector
 from connectors.generic.connector import GenericRestConnector
 from connectors.infor_m3.connector import M3Connector
+from connectors.prestashop.connector import PrestaShopConnector
 from connectors.xcart.connector import XCartConnector
 
-CONNECTORS = {cls.kind: cls for cls in (XCartConnector, M3Connector, GenericRestConnector)}
+CONNECTORS = {
+    cls.kind: cls
+    for cls in (XCartConnector, PrestaShopConnector, M3Connector, DominoConnector, GenericRestConnector)
+}
 
 
 def kind_choices():
@@ -13,6 +18,6 @@ def kind_choices():
 
 def auth_kind_choices():
     labels = {"api_token": "API token header", "ionapi": "ION API OAuth2 (.ionapi file)", "basic": "HTTP Basic",
-              "bearer": "Bearer token", "api_key_header": "API key in a header", "none": "none"}
+              "bearer": "Bearer token", "domino_jwt": "Domino REST API (JWT)", "ws_key": "PrestaShop Webservice key", "api_key_header": "API key in a header", "none": "none"}
     kinds = sorted({a for cls in CONNECTORS.values() for a in cls.auth_kinds} | set(labels))
     return [(k, labels.get(k, k)) for k in kinds]

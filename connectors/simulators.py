@@ -1,7 +1,9 @@
 """All sandbox simulators in one WSGI app, and a small threaded server for tests, demo and benchmarks.
 
     /xcart/...    X-Cart 5.5 REST API and the store add-on (connectors.xcart.simulator)
+    /prestashop/  PrestaShop Webservice and a module pushing order events (connectors.prestashop.simulator)
     /ionapi/...   ION API Gateway + M3 MI REST (connectors.infor_m3.simulator)
+    /domino/...   HCL Domino: Domino Access Services and the Domino REST API (connectors.domino.simulator)
 
 Run it alone with ``python -m connectors.simulators --port 8100``.
 """
@@ -13,7 +15,9 @@ import threading
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from connectors.domino.simulator import DominoSimulator
 from connectors.infor_m3.simulator import M3Simulator
+from connectors.prestashop.simulator import PrestaShopSimulator
 from connectors.simkit import json_response
 from connectors.xcart.simulator import XCartSimulator
 
@@ -25,7 +29,8 @@ def _not_found(environ, start_response):
 
 def default_systems():
     """Mount name -> a fresh simulator, for every system the sandbox has."""
-    return {"xcart": XCartSimulator(), "ionapi": M3Simulator()}
+    return {"xcart": XCartSimulator(), "prestashop": PrestaShopSimulator(), "ionapi": M3Simulator(),
+            "domino": DominoSimulator()}
 
 
 def build_app(systems):
@@ -67,7 +72,7 @@ class SimulatorServer:
         raise AttributeError(name)
 
     def start(self):
-        self._thread = threading.Thread(target=self._server.serve_forever, name="simulators", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="simulators", daemon=True)
         self._thread.start()
         return self
 

@@ -5,9 +5,10 @@ the event row is committed, so a worker never looks for an event that is not the
 """
 
 import json
+import logging
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,6 +16,8 @@ from connectors.models import Connection
 from connectors.signatures import SignatureError, verify
 from hub import jobs
 from monitoring.models import InboundEvent
+
+log = logging.getLogger(__name__)
 
 # Headers kept with the event for tracing; signatures and credentials are not.
 KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
@@ -78,5 +81,9 @@ class WebhookView(APIView):
         except IntegrityError:
             existing = InboundEvent.objects.only("id", "status").get(connection=connection, idempotency_key=webhook_id)
             return Response({"id": existing.id, "status": existing.status, "duplicate": True}, status=200)
+        except OperationalError:  # the database is busy or down: not stored, so ask the sender to retry
+            log.exception("could not store a webhook for %s", slug)
+            return Response({"detail": "the hub could not store the event; retry later"}, status=503,
+                            headers={"Retry-After": "5"})
         transaction.on_commit(lambda: jobs.enqueue_event(event.id))
         return Response({"id": event.id, "status": event.status}, status=202)

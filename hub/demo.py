@@ -47,6 +47,23 @@ STATUS_RULES = [("code", "status", {"required": True, "transform": T.LOOKUP, "va
 SHIPMENT_RULES = STATUS_RULES + [("tracking_number", "tracking", {})]
 STOCK_RULES = [("sku", "ITNO", {"required": True}), ("amount", "quantity", {"required": True, "transform": T.INTEGER})]
 
+# Customers both ways, matched by e-mail. X-Cart profiles carry their addresses.
+PROFILE_TO_M3_RULES = [
+    ("MAIL", "email", {"required": True, "transform": T.LOWER}),
+    ("CUNM", "firstname, lastname", {"required": True, "transform": T.JOIN}),
+    ("CUA1", "addresses.0.street", {"default": "-", "transform": T.TEXT, "argument": "36"}),
+    ("TOWN", "addresses.0.city", {"transform": T.TEXT, "argument": "36"}),
+    ("PONO", "addresses.0.zipcode", {"transform": T.TEXT, "argument": "10"}),
+    ("CSCD", "addresses.0.country_code", {"transform": T.UPPER}),
+]
+M3_TO_PROFILE_RULES = [
+    ("email", "MAIL", {"required": True, "transform": T.LOWER}),
+    ("firstname", "CUNM", {"transform": T.WORDS, "argument": "0"}),
+    ("lastname", "CUNM", {"transform": T.WORDS, "argument": "1:"}),
+]
+
+CUSTOMERS_TO_M3_FLOW = "X-Cart customers to M3"
+CUSTOMERS_TO_XCART_FLOW = "M3 customers to X-Cart"
 SHIPMENT_FLOW = "M3 shipments to X-Cart"
 STATUS_FLOW = "M3 order status to X-Cart"
 STOCK_FLOW = "M3 stock to X-Cart"
@@ -142,6 +159,14 @@ def seed(simulator_url: str) -> dict:
                        mapping=_mapping("M3 stock -> X-Cart amount", "", STOCK_RULES),
                        target=xcart, target_action="stock.update",
                        description="Allocatable stock summed over warehouses 100, 200, 300 becomes the product amount."),
+        "customers_to_m3": _flow(CUSTOMERS_TO_M3_FLOW, source=xcart, source_entity="profile", source_event="*",
+                                 mapping=_mapping("X-Cart profile -> M3 customer", "", PROFILE_TO_M3_RULES),
+                                 target=m3, target_action="customer.upsert",
+                                 description="Profiles pushed by the store add-on; matched by e-mail, never duplicated."),
+        "customers_to_xcart": _flow(CUSTOMERS_TO_XCART_FLOW, source=m3, source_entity="customer", source_event="*",
+                                    poll_interval=60, mapping=_mapping("M3 customer -> X-Cart profile", "", M3_TO_PROFILE_RULES),
+                                    target=xcart, target_action="profile.upsert",
+                                    description="CRS610 customers polled every minute; the hub's own writes are not echoed."),
     }
     return {"xcart": xcart, "m3": m3, "mapping": order_mapping, "flow": flows["order"], "flows": flows,
             "webhook_secret": xcart.secret("webhook_secret"), "ion_token": m3.secret("ion_inbound_token")}

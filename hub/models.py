@@ -67,3 +67,29 @@ class SnapshotVersion(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["connection", "entity", "source_id"], name="one_snapshot_per_record")]
+
+
+class HubWrite(models.Model):
+    """What the hub last wrote to a record, to recognise that write when it comes back as an event.
+
+    Bi-directional flows (customers X-Cart <-> M3) would otherwise ping-pong: the hub updates M3,
+    M3's change is polled, the hub updates X-Cart, X-Cart pushes the change, and so on.
+    """
+
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="+")
+    entity = models.CharField(max_length=50)
+    record_id = models.CharField(max_length=100)
+    fields = models.JSONField(help_text="The flat field values written")
+    written_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "entity", "record_id"], name="one_write_per_record")]
+
+    def matches(self, record: dict) -> bool:
+        """True when the record still carries every value the hub wrote (compared as trimmed text)."""
+        compared = [k for k in self.fields if k in record]
+        return bool(compared) and all(_norm(record[k]) == _norm(self.fields[k]) for k in compared)
+
+
+def _norm(value) -> str:
+    return str(value).strip().casefold()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from connectors.base import ConnectorError
 from connectors.models import Connection
-from hub.models import Flow, Link
+from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError, compiled
 from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
 
@@ -42,6 +42,12 @@ def process_event(event_id: int, *, last_try: bool) -> None:
     flows = flows_for(event)
     if not flows:
         event.status, event.error = InboundEvent.Status.IGNORED, f"no enabled flow for {event.connection.slug} {event.topic}"
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "error", "processed_at"])
+        return
+    echo = echo_of(event)
+    if echo:
+        event.status, event.error = InboundEvent.Status.IGNORED, echo
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "processed_at"])
         return
@@ -89,6 +95,28 @@ def source_record(event: InboundEvent) -> dict:
     return connector.fetch(parsed.entity, parsed.source_id)
 
 
+def echo_of(event: InboundEvent) -> str:
+    """Why the event is the hub's own write coming back (empty when it is a real change)."""
+    entity = event.topic.partition(".")[0]
+    write = HubWrite.objects.filter(connection=event.connection_id, entity=entity, record_id=event.source_id).first()
+    if write is None:
+        return ""
+    try:
+        record = source_record(event)
+    except (ConnectorError, ValueError):
+        return ""  # cannot tell: let the flows run and report
+    if not write.matches(record):
+        return ""
+    return f"echo of the hub's own write of {entity} {event.source_id} at {write.written_at:%Y-%m-%d %H:%M:%S}"
+
+
+def _remember_write(flow: Flow, mapped: dict, target_id: str) -> None:
+    fields = {k: v for k, v in mapped.items() if not isinstance(v, (dict, list))}
+    if fields and target_id:
+        HubWrite.objects.update_or_create(connection=flow.target, entity=flow.target_action.partition(".")[0],
+                                          record_id=target_id, defaults={"fields": fields})
+
+
 def linked_id(flow: Flow, source_id: str) -> str | None:
     """The record's id in the flow's target, from a link made in either direction.
 
@@ -127,6 +155,7 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bo
             record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
             if not target_id:
                 _save_link(flow, entity, record.source_id, result.target_id)
+            _remember_write(flow, mapped, result.target_id)
     except MappingError as exc:
         attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"mapping: {exc}"
     except ConnectorError as exc:

@@ -68,6 +68,14 @@ def _transform_fn(rule: MappingRule, lookup: dict[str, str] | None):
     if kind == Transform.DECIMAL:
         quantum = Decimal(1).scaleb(-int(arg or 2))
         return lambda v: str(Decimal(str(v)).quantize(quantum, rounding=ROUND_HALF_UP))
+    if kind == Transform.WORDS:
+        start, colon, end = (arg or "0").partition(":")
+        index = slice(int(start or 0), int(end) if end else None) if colon else int(start)
+
+        def words(v):
+            picked = str(v).split()[index]
+            return " ".join(picked) if isinstance(picked, list) else picked
+        return words
     if kind == Transform.DATE_M3:
         return lambda v: datetime.fromtimestamp(int(v), tz=timezone.utc).strftime("%Y%m%d")
     if kind == Transform.LOOKUP:
@@ -122,7 +130,7 @@ def _compile_rule(rule: MappingRule, lookup):
             return
         try:
             value = transform(value)
-        except (ValueError, TypeError, InvalidOperation, OverflowError) as exc:
+        except (ValueError, TypeError, InvalidOperation, OverflowError, IndexError) as exc:
             raise MappingError(f"rule {rule}: transform '{rule.transform}' failed on {value!r}: {exc}") from None
         _set(out, target_parts, value)
 

@@ -50,6 +50,7 @@ class MappingRule(models.Model):
         INTEGER = "integer", "integer"
         DECIMAL = "decimal", "decimal (argument: places, default 2)"
         JOIN = "join", "join several sources (argument: separator, default space)"
+        WORDS = "words", "words of a text (argument: 0 = first word, 1: = from the second on, -1 = last)"
         DATE_M3 = "date_m3", "unix time -> M3 date YYYYMMDD"
         LOOKUP = "lookup", "lookup in value map"
 

@@ -14,3 +14,8 @@ os.environ.setdefault("FERNET_KEYS", "tests-only-fernet-key")
 os.environ.setdefault("DEBUG", "false")
 
 from hub.settings import *  # noqa: E402,F403
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not Django's in-memory default: the live server's threads and the worker write at
+    # the same time, and only a file database waits for a lock (WAL + busy timeout) like production.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

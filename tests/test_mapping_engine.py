@@ -93,3 +93,15 @@ def test_editing_rules_or_value_maps_makes_a_new_version_and_recompiles():
     mapping.rules.first().delete()
     mapping.refresh_from_db()
     assert mapping.version == version + 2 and run(mapping) == {}
+
+
+@pytest.mark.parametrize("argument, expected", [("0", "Ada"), ("1:", "King Lovelace"), ("-1", "Lovelace"), ("", "Ada")])
+def test_words_splits_a_full_name(argument, expected):
+    mapping = mapping_with(("name", "full", {"transform": T.WORDS, "argument": argument}))
+    assert run(mapping, {"full": "  Ada King Lovelace "}) == {"name": expected}
+
+
+def test_words_of_a_one_word_name_fails_clearly():
+    mapping = mapping_with(("last", "full", {"transform": T.WORDS, "argument": "1"}))
+    with pytest.raises(MappingError, match="transform 'words' failed on 'Cher'"):
+        run(mapping, {"full": "Cher"})

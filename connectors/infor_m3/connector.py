@@ -5,6 +5,7 @@ MI answers business errors with HTTP 200 and ``errorMessage`` in the result; tho
 """
 
 import hashlib
+import json
 
 from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
 from connectors.infor_m3 import bod
@@ -18,12 +19,12 @@ class M3Connector(Connector):
         "sales_order": {"create", "get", "receive"},
         "shipment": {"receive"},
         "stock": {"poll"},
-        "customer": {"create", "get", "search"},
+        "customer": {"poll", "create", "update", "get", "search"},
         "item": {"get"},
     }
-    actions = {"sales_order.create": "create_sales_order"}
+    actions = {"sales_order.create": "create_sales_order", "customer.upsert": "upsert_customer"}
     auth_kinds = ("ionapi",)
-    snapshot_entities = frozenset({"stock"})
+    snapshot_entities = frozenset({"stock", "customer"})
     secret_fields = (
         SecretField("ionapi", ".ionapi file", "Upload the file from ION API > Authorized apps (backend service)."),
         SecretField("ion_inbound_token", "ION inbound token",
@@ -136,6 +137,15 @@ class M3Connector(Connector):
         record = self.mi("CRS610MI", "Add", fields)[0]
         return record["CUNO"], True
 
+    def upsert_customer(self, customer: dict, target_id: str | None = None) -> DeliveryResult:
+        """Update the linked customer, or the one with this e-mail, else add one: never a duplicate."""
+        cuno = target_id or (self.find_customer_by_email(customer["MAIL"]) if customer.get("MAIL") else None)
+        if cuno:
+            self.mi("CRS610MI", "ChgBasicData", {**customer, "CUNO": cuno})
+            return DeliveryResult(cuno, note=f"customer {cuno} updated")
+        cuno, _ = self.ensure_customer(customer)
+        return DeliveryResult(cuno, note=f"customer {cuno} created")
+
     def find_order_by_reference(self, cuno: str, cuor: str) -> str | None:
         records = self.mi("OIS100MI", "LstHead", {"CUNO": cuno}, maxrecs=0, returncols=["ORNO", "CUOR"])
         return next((r["ORNO"] for r in records if r.get("CUOR") == cuor), None)
@@ -168,8 +178,11 @@ class M3Connector(Connector):
         ``stock_warehouses`` (settings ``stock_mode`` "sum", the default) or one record per item and
         warehouse ("per_warehouse"). Balances carry no change date, so each poll reads them all;
         the engine keeps only the records whose quantity changed."""
+        if entity == "customer":
+            # CRS610MI has no list by change date: read them all, the engine keeps the changed ones.
+            return Page(self.mi("CRS610MI", "LstByNumber", maxrecs=0), cursor=None, more=False)
         if entity != "stock":
-            raise NotImplementedError(f"M3 polling covers stock; {entity} comes through ION BODs")
+            raise NotImplementedError(f"M3 polling covers stock and customers; {entity} comes through ION BODs")
         settings = self.connection.settings or {}
         per_warehouse = settings.get("stock_mode", "sum") == "per_warehouse"
         totals: dict[str, dict] = {}
@@ -186,6 +199,8 @@ class M3Connector(Connector):
         return record.get("ORNO") or record.get("CUNO") or record["ITNO"]
 
     def record_version(self, entity: str, record: dict) -> str:
+        if entity == "customer":  # LMDT is a day: two changes on one day must still differ
+            return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]
         return str(record.get("quantity", record.get("status", "")))
 
     def test_connection(self) -> str:

@@ -189,6 +189,7 @@ class M3Simulator(SimulatorApp):
             Rule("/_sim/ion", endpoint="sim_ion", methods=["POST"]),
             Rule("/_sim/orders/<orno>/status", endpoint="sim_order_status", methods=["POST"]),
             Rule("/_sim/stock", endpoint="sim_stock", methods=["POST"]),
+            Rule("/_sim/customers/<cuno>", endpoint="sim_edit_customer", methods=["POST"]),
         ]
 
     def before_route(self, request):
@@ -229,6 +230,19 @@ class M3Simulator(SimulatorApp):
         if target:
             threading.Thread(target=self._publish, args=(target, published), daemon=True).start()
         return json_response({"ORNO": orno, "ORST": status, "published": [p[0] for p in published]})
+
+    def on_sim_edit_customer(self, request, cuno):
+        """A user changes a customer in CRS610 (address, name, e-mail)."""
+        changes = read_json(request)
+        allowed = set(CUSTOMER_FIELDS.split()) - {"CUNO", "STAT", "LMDT"}
+        if not isinstance(changes, dict) or not set(changes) <= allowed:
+            return json_response({"error": f"changeable fields: {', '.join(sorted(allowed))}"}, 400)
+        with self.lock:
+            customer = self.customers.get(cuno)
+            if customer is None:
+                return json_response({"error": f"customer {cuno} does not exist"}, 404)
+            self._change_customer(customer, {k: str(v) for k, v in changes.items()})
+            return json_response(customer)
 
     def on_sim_stock(self, request):
         """A warehouse movement: set an item's on-hand quantity in one warehouse."""
@@ -392,6 +406,20 @@ class M3Simulator(SimulatorApp):
         self._add_customer(cuno, f, changed=today())
         return [{"CUNO": cuno}]
 
+    @transaction("CRS610MI", "ChgBasicData", "CUNO* CUNM CUA1 CUA2 CUA3 CUA4 TOWN PONO CSCD MAIL PHNO", "")
+    def crs610_chg_basic_data(self, f):
+        customer = self._customer(f["CUNO"])
+        self._change_customer(customer, {k: v for k, v in f.items() if k not in ("CUNO", "CONO") and v not in (None, "")})
+        return []
+
+    def _change_customer(self, customer, changes):
+        """Blank inputs leave a field as it is, as M3's Chg transactions do."""
+        if "MAIL" in changes and changes["MAIL"].lower() != customer["MAIL"].lower():
+            self._cunos_by_mail.get(customer["MAIL"].lower(), []).remove(customer["CUNO"])
+            self._cunos_by_mail.setdefault(changes["MAIL"].lower(), []).append(customer["CUNO"])
+        customer.update(changes)
+        customer["LMDT"] = today()
+
     @transaction("CRS610MI", "GetBasicData", "CUNO*", CUSTOMER_FIELDS)
     def crs610_get_basic_data(self, f):
         return [self._customer(f["CUNO"])]
@@ -413,7 +441,7 @@ class M3Simulator(SimulatorApp):
                          else str(self.customers[cuno][field]).lower() == value))
         return islice((self.customers[cuno] for cuno in cunos), f["MXRC"] or None)
 
-    @transaction("CRS610MI", "LstByNumber", "CUNO", "CUNO CUNM CUA1 TOWN CSCD MAIL STAT")
+    @transaction("CRS610MI", "LstByNumber", "CUNO", "CUNO CUNM CUA1 TOWN PONO CSCD MAIL PHNO STAT LMDT")
     def crs610_lst_by_number(self, f):
         start = bisect.bisect_left(self._sorted_cunos, f["CUNO"])
         return (self.customers[cuno] for cuno in self._sorted_cunos[start:])

@@ -13,9 +13,9 @@ class XCartConnector(Connector):
     entities = {
         "order": {"receive", "poll", "get", "update"},
         "product": {"get", "update"},
-        "profile": {"get"},
+        "profile": {"receive", "get", "create", "update"},
     }
-    actions = {"shipping.update": "update_shipping", "stock.update": "update_stock"}
+    actions = {"shipping.update": "update_shipping", "stock.update": "update_stock", "profile.upsert": "upsert_profile"}
     auth_kinds = ("api_token",)
     secret_fields = (
         SecretField("api_key", "API key", "X-Cart 5.5: Settings > API > key (sent as X-Auth-Token)."),
@@ -115,6 +115,19 @@ class XCartConnector(Connector):
             product_id = str(found[0]["product_id"])
         self._call("PUT", f"products/{product_id}", json={"amount": int(payload["amount"])})
         return DeliveryResult(product_id, note=f"amount {int(payload['amount'])}")
+
+    def upsert_profile(self, payload: dict, target_id: str | None = None) -> DeliveryResult:
+        """Update the linked profile, or the one with this login (e-mail), else create it."""
+        email = (payload.get("email") or "").lower()
+        profile_id = target_id
+        if not profile_id and email:
+            found = self._get("profiles", params={"login": email})
+            profile_id = str(found[0]["profileId"]) if found else None
+        if profile_id:
+            self._call("PUT", f"profiles/{profile_id}", json=payload)
+            return DeliveryResult(profile_id, note=f"profile {profile_id} updated")
+        created = self._call("POST", "profiles", json=payload)
+        return DeliveryResult(str(created["profileId"]), note=f"profile {created['profileId']} created")
 
     def test_connection(self) -> str:
         self._get("orders", params={"itemsPerPage": 1})

@@ -29,6 +29,7 @@ DATE_OPERATORS = {
     "after": operator.ge, "before": operator.le, "strictly_after": operator.gt, "strictly_before": operator.lt,
 }
 
+PROFILE_FIELDS = {"email", "firstname", "lastname"}
 WRITABLE_PRODUCT_FIELDS = {"sku", "name", "description", "price", "enabled", "weight", "amount"}
 PUSH_RETRIES = 5
 PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
@@ -125,6 +126,7 @@ class XCartSimulator(SimulatorApp):
         self.addresses = {}  # profileId -> [address]
         self.orders = {}  # order_id -> order, in id order
         self._next_address_id = 1
+        self._push_seq = 0
         self._next_item_id = 1
         if seed:
             self._seed()
@@ -137,8 +139,9 @@ class XCartSimulator(SimulatorApp):
             Rule("/api/products", endpoint="products", methods=["GET"]),
             Rule("/api/products/<int:product_id>", endpoint="product", methods=["GET", "PUT"]),
             Rule("/api/orders/<int:order_id>/tracking_numbers", endpoint="tracking_numbers", methods=["GET", "POST"]),
-            Rule("/api/profiles", endpoint="profiles", methods=["GET"]),
-            Rule("/api/profiles/<int:profile_id>", endpoint="profile", methods=["GET"]),
+            Rule("/api/profiles", endpoint="profiles", methods=["GET", "POST"]),
+            Rule("/api/profiles/<int:profile_id>", endpoint="profile", methods=["GET", "PUT"]),
+            Rule("/_sim/profiles/<int:profile_id>", endpoint="sim_edit_profile", methods=["POST"]),
             Rule("/api/profiles/<int:profile_id>/addresses", endpoint="addresses", methods=["GET"]),
             Rule("/api/profiles/<int:profile_id>/addresses/<int:address_id>", endpoint="address", methods=["GET"]),
             Rule("/_sim/orders", endpoint="sim_place_order", methods=["POST"]),
@@ -287,14 +290,61 @@ class XCartSimulator(SimulatorApp):
             return json_response(order["trackingNumbers"], 201 if value else 200)
 
     def on_profiles(self, request):
+        if request.method == "POST":
+            body = read_json(request)
+            if not isinstance(body, dict) or "@" not in str(body.get("email", "")):
+                raise BadRequest("an email is required")
+            with self.lock:
+                if body["email"].lower() in self.profile_ids_by_login:
+                    raise BadRequest(f"a profile with login {body['email'].lower()} already exists")
+                profile = self._add_profile({k: str(v) for k, v in body.items() if k in PROFILE_FIELDS}, int(time.time()))
+                answer = self._full_profile(profile)
+            self._push_event("profile.created", profile["profileId"], answer)
+            return json_response(answer, 201)
+        login = request.args.get("login", "").lower()
         with self.lock:
-            page = paginate(request, list(self.profiles.values()))
-            return json_response([self._full_profile(profile) for profile in page])
+            found = [self.profiles[self.profile_ids_by_login[login]]] if login in self.profile_ids_by_login else (
+                [] if login else list(self.profiles.values()))
+            return json_response([self._full_profile(profile) for profile in paginate(request, found)])
 
     def on_profile(self, request, profile_id):
+        if request.method == "PUT":
+            return self._change_profile(profile_id, read_json(request))
         with self.lock:
             profile = self.profiles.get(profile_id)
             return json_response(self._full_profile(profile)) if profile else self._missing("Profile", profile_id)
+
+    def on_sim_edit_profile(self, request, profile_id):
+        """The shopper edits their account in the storefront."""
+        return self._change_profile(profile_id, read_json(request))
+
+    def _change_profile(self, profile_id, changes):
+        if not isinstance(changes, dict) or not set(changes) <= PROFILE_FIELDS:
+            raise BadRequest(f"writable profile fields: {', '.join(sorted(PROFILE_FIELDS))}")
+        with self.lock:
+            profile = self.profiles.get(profile_id)
+            if profile is None:
+                return self._missing("Profile", profile_id)
+            changed = {k: str(v) for k, v in changes.items() if str(v) != str(profile.get(k, ""))}
+            if "email" in changed:
+                self.profile_ids_by_login.pop(profile["login"], None)
+                changed["email"] = changed["login"] = changed["email"].lower()
+                self.profile_ids_by_login[changed["login"]] = profile_id
+            profile.update(changed)
+            answer = self._full_profile(profile)
+        if changed:  # the add-on hooks every profile save, whoever made it
+            self._push_event("profile.updated", profile_id, answer)
+        return json_response(answer)
+
+    def _push_event(self, topic, record_id, data):
+        target = (self.webhook_url, self.webhook_secret)
+        if not target[0]:
+            return
+        with self.lock:
+            self._push_seq += 1
+            webhook_id = f"xcart-{topic}-{record_id}-{self._push_seq}"
+        payload = json.dumps({"type": topic, "timestamp": datetime.now(timezone.utc).isoformat(), "data": data}).encode()
+        threading.Thread(target=self._push, args=(*target, webhook_id, payload), daemon=True).start()
 
     def on_addresses(self, request, profile_id):
         with self.lock:
