@@ -9,7 +9,12 @@ import secrets
 
 from django.db import transaction
 
+from connectors.domino.simulator import DEMO_DATABASE as DOMINO_DATABASE
+from connectors.domino.simulator import DEMO_PASSWORD as DOMINO_PASSWORD
+from connectors.domino.simulator import DEMO_SCOPE as DOMINO_SCOPE
+from connectors.domino.simulator import DEMO_USER as DOMINO_USER
 from connectors.infor_m3.simulator import demo_ionapi
+from connectors.prestashop.simulator import DEMO_WS_KEY
 from connectors.models import Connection
 from connectors.signatures import new_secret
 from connectors.xcart.simulator import DEMO_API_KEY
@@ -19,6 +24,8 @@ from monitoring.models import InboundEvent, SyncRecord
 
 XCART_SLUG = "xcart-demo"
 M3_SLUG = "m3-demo"
+PRESTASHOP_SLUG = "prestashop-demo"
+DOMINO_SLUG = "domino-demo"
 ORDER_FLOW = "X-Cart orders to M3 sales orders"
 
 T = MappingRule.Transform
@@ -62,6 +69,48 @@ M3_TO_PROFILE_RULES = [
     ("lastname", "CUNM", {"transform": T.WORDS, "argument": "1:"}),
 ]
 
+# PrestaShop <-> Domino: order to fulfilment, catalogue, customers.
+PRESTASHOP_STATE_TO_DOMINO = {"1": "Awaiting payment", "10": "Awaiting payment", "13": "Awaiting payment",
+                              "2": "New", "11": "New", "3": "Picked", "4": "Shipped", "5": "Delivered",
+                              "6": "Canceled", "7": "Refunded", "8": "Payment error", "9": "New", "12": "Awaiting payment"}
+DOMINO_STATUS_TO_PRESTASHOP = {"New": "2", "Picked": "3", "Shipped": "4", "Delivered": "5", "Canceled": "6"}
+PS_ORDER_TO_DOMINO_RULES = [
+    ("OrderNumber", "reference", {"required": True}),
+    ("ShopOrderId", "id", {"required": True}),
+    ("CustomerName", "customer.firstname, customer.lastname", {"required": True, "transform": T.JOIN}),
+    ("Email", "customer.email", {"transform": T.LOWER}),
+    ("OrderLines", "associations.order_rows",
+     {"required": True, "transform": T.FORMAT, "argument": "{product_reference} x {product_quantity} @ {unit_price_tax_incl}"}),
+    ("Total", "total_paid", {"transform": T.DECIMAL, "argument": "2"}),
+    ("Status", "current_state", {"transform": T.LOOKUP, "value_map": "prestashop-state-to-domino-status", "default": "New"}),
+    ("OrderDate", "date_add", {}),
+]
+DOMINO_STATUS_RULES = [
+    ("id_order", "ShopOrderId", {"transform": T.INTEGER}),
+    ("id_order_state", "Status", {"required": True, "transform": T.LOOKUP, "value_map": "domino-status-to-prestashop-state"}),
+]
+DOMINO_TRACKING_RULES = [("id_order", "ShopOrderId", {"transform": T.INTEGER}),
+                         ("tracking_number", "TrackingNumber", {"required": True})]
+M3_STOCK_TO_PS_RULES = [("reference", "ITNO", {"required": True}), ("quantity", "quantity", {"required": True, "transform": T.INTEGER})]
+DOMINO_PRODUCT_RULES = [
+    ("reference", "SKU", {"required": True}),
+    ("name", "Name", {"required": True, "transform": T.TEXT, "argument": "128"}),
+    ("description", "Description", {"transform": T.RICHTEXT, "argument": "html"}),
+    ("price", "Price", {"transform": T.DECIMAL, "argument": "6"}),
+]
+PS_CUSTOMER_TO_DOMINO_RULES = [("Email", "email", {"required": True, "transform": T.LOWER}),
+                               ("FirstName", "firstname", {}), ("LastName", "lastname", {})]
+DOMINO_CUSTOMER_TO_PS_RULES = [("email", "Email", {"required": True, "transform": T.LOWER}),
+                               ("firstname", "FirstName", {"required": True}), ("lastname", "LastName", {"required": True})]
+
+PS_ORDERS_FLOW = "PrestaShop orders to Domino"
+DOMINO_STATUS_FLOW = "Domino order status to PrestaShop"
+DOMINO_TRACKING_FLOW = "Domino tracking to PrestaShop"
+M3_STOCK_TO_PS_FLOW = "M3 stock to PrestaShop"
+DOMINO_PRODUCTS_FLOW = "Domino products to PrestaShop"
+PS_CUSTOMERS_FLOW = "PrestaShop customers to Domino"
+DOMINO_CUSTOMERS_FLOW = "Domino customers to PrestaShop"
+
 CUSTOMERS_TO_M3_FLOW = "X-Cart customers to M3"
 CUSTOMERS_TO_XCART_FLOW = "M3 customers to X-Cart"
 SHIPMENT_FLOW = "M3 shipments to X-Cart"
@@ -102,7 +151,7 @@ def reset_activity() -> int:
     empty M3; links and events from an earlier run would point at orders that no longer exist.
     Configuration (connections, flows, mappings) is kept; poll cursors start again.
     """
-    connections = Connection.objects.filter(slug__in=[XCART_SLUG, M3_SLUG])
+    connections = Connection.objects.filter(slug__in=[XCART_SLUG, M3_SLUG, PRESTASHOP_SLUG, DOMINO_SLUG])
     Link.objects.filter(source_connection__in=connections).delete()
     SnapshotVersion.objects.filter(connection__in=connections).delete()
     Flow.objects.filter(source__in=connections).update(poll_cursor="", last_polled_at=None, last_poll_error="")
@@ -168,5 +217,62 @@ def seed(simulator_url: str) -> dict:
                                     target=xcart, target_action="profile.upsert",
                                     description="CRS610 customers polled every minute; the hub's own writes are not echoed."),
     }
-    return {"xcart": xcart, "m3": m3, "mapping": order_mapping, "flow": flows["order"], "flows": flows,
-            "webhook_secret": xcart.secret("webhook_secret"), "ion_token": m3.secret("ion_inbound_token")}
+    prestashop, domino = _seed_prestashop_and_domino(simulator_url, m3, flows)
+    return {"xcart": xcart, "m3": m3, "prestashop": prestashop, "domino": domino, "mapping": order_mapping,
+            "flow": flows["order"], "flows": flows, "webhook_secret": xcart.secret("webhook_secret"),
+            "ion_token": m3.secret("ion_inbound_token"), "prestashop_secret": prestashop.secret("webhook_secret")}
+
+
+def _seed_prestashop_and_domino(simulator_url: str, m3: Connection, flows: dict):
+    prestashop, _ = Connection.objects.update_or_create(
+        slug=PRESTASHOP_SLUG,
+        defaults={"name": "Demo PrestaShop", "kind": "prestashop", "auth_kind": "ws_key",
+                  "base_url": f"{simulator_url}/prestashop", "enabled": True, "settings": {"language_id": 1}},
+    )
+    prestashop.set_secret("api_key", DEMO_WS_KEY)
+    if not prestashop.secret("webhook_secret"):
+        prestashop.set_secret("webhook_secret", new_secret())
+    prestashop.save()
+    domino, _ = Connection.objects.update_or_create(
+        slug=DOMINO_SLUG,
+        defaults={"name": "Demo Domino order desk", "kind": "domino", "auth_kind": "basic",
+                  "base_url": f"{simulator_url}/domino", "enabled": True,
+                  "settings": {"database": DOMINO_DATABASE, "scope": DOMINO_SCOPE}},
+    )
+    domino.set_secret("username", DOMINO_USER)
+    domino.set_secret("password", DOMINO_PASSWORD)
+    domino.save()
+
+    _value_map("prestashop-state-to-domino-status", "PrestaShop order state -> Domino Status", PRESTASHOP_STATE_TO_DOMINO)
+    _value_map("domino-status-to-prestashop-state", "Domino Status -> PrestaShop order state", DOMINO_STATUS_TO_PRESTASHOP)
+    flows["ps_orders"] = _flow(
+        PS_ORDERS_FLOW, source=prestashop, source_entity="order", source_event="created", target=domino,
+        target_action="order.upsert", mapping=_mapping("PrestaShop order -> Domino Order Record", "", PS_ORDER_TO_DOMINO_RULES),
+        description="Orders pushed by the shop's module become 'Order Record' documents for the order desk.")
+    flows["domino_status"] = _flow(
+        DOMINO_STATUS_FLOW, source=domino, source_entity="order", source_event="*", poll_interval=30, target=prestashop,
+        target_action="order_state.update", only_when="ShopOrderId", mapping=_mapping("Domino Status -> PrestaShop order state", "", DOMINO_STATUS_RULES),
+        description="'Picked', 'Shipped' ... set in Notes on orders that came from the shop become PrestaShop "
+                    "order states (order_histories).")
+    flows["domino_tracking"] = _flow(
+        DOMINO_TRACKING_FLOW, source=domino, source_entity="order", source_event="*", poll_interval=30, target=prestashop,
+        target_action="tracking.update", only_when="ShopOrderId, TrackingNumber",
+        mapping=_mapping("Domino tracking -> PrestaShop order carrier", "", DOMINO_TRACKING_RULES),
+        description="A tracking number typed in Notes reaches the order's carrier in PrestaShop.")
+    flows["m3_stock_ps"] = _flow(
+        M3_STOCK_TO_PS_FLOW, source=m3, source_entity="stock", source_event="*", poll_interval=30, target=prestashop,
+        target_action="stock.update", mapping=_mapping("M3 stock -> PrestaShop stock_availables", "", M3_STOCK_TO_PS_RULES),
+        description="The same M3 stock events as the X-Cart flow, to PrestaShop by product reference.")
+    flows["domino_products"] = _flow(
+        DOMINO_PRODUCTS_FLOW, source=domino, source_entity="product", source_event="*", poll_interval=60, target=prestashop,
+        target_action="product.upsert", mapping=_mapping("Domino Product -> PrestaShop product", "", DOMINO_PRODUCT_RULES),
+        description="Name, rich-text description (sanitised HTML) and price, matched by reference = SKU.")
+    flows["ps_customers"] = _flow(
+        PS_CUSTOMERS_FLOW, source=prestashop, source_entity="customer", source_event="*", poll_interval=60, target=domino,
+        target_action="customer.upsert", mapping=_mapping("PrestaShop customer -> Domino Customer", "", PS_CUSTOMER_TO_DOMINO_RULES),
+        description="Matched by Email; the hub's own writes are not echoed back.")
+    flows["domino_customers"] = _flow(
+        DOMINO_CUSTOMERS_FLOW, source=domino, source_entity="customer", source_event="*", poll_interval=60, target=prestashop,
+        target_action="customer.upsert", mapping=_mapping("Domino Customer -> PrestaShop customer", "", DOMINO_CUSTOMER_TO_PS_RULES),
+        description="Matched by e-mail, never duplicated.")
+    return prestashop, domino

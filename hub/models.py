@@ -1,3 +1,6 @@
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
 from django.db import models
 
 
@@ -13,6 +16,11 @@ class Flow(models.Model):
     target_action = models.CharField(max_length=50, help_text="e.g. sales_order.create")
     enabled = models.BooleanField(default=True)
     description = models.TextField(blank=True)
+    only_when = models.CharField(
+        max_length=200, blank=True,
+        help_text="Source paths (comma-separated) that must all have a value for this flow to apply, "
+                  "e.g. ShopOrderId, TrackingNumber",
+    )
     # Polling: for sources that cannot push (M3 stock, Domino documents) or as a safety net.
     poll_interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds between polls of the source; empty when the source pushes events"
@@ -92,4 +100,14 @@ class HubWrite(models.Model):
 
 
 def _norm(value) -> str:
-    return str(value).strip().casefold()
+    """One spelling per value across systems: 31.6 == "31.60", "2026-11-23 10:00:00" == "2026-11-23T10:00:00Z"."""
+    text = str(value).strip()
+    try:
+        return str(Decimal(text).normalize())
+    except InvalidOperation:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text.casefold()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()

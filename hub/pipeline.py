@@ -51,6 +51,7 @@ def process_event(event_id: int, *, last_try: bool) -> None:
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "processed_at"])
         return
+    flows = [flow for flow in flows if applies(flow, event)]
     retry = False
     for flow in flows:
         record, _ = SyncRecord.objects.get_or_create(event=event, flow=flow, defaults={"source_id": event.source_id})
@@ -82,7 +83,15 @@ def finish_event(event: InboundEvent) -> None:
 
 
 def source_record(event: InboundEvent) -> dict:
-    """The full source record: as polled, from the pushed body or message, or fetched when thin."""
+    """The full source record: as polled, from the pushed body or message, or fetched when thin.
+
+    Read once per job (echo check, flow conditions and every flow share it)."""
+    if not hasattr(event, "_source_record"):
+        event._source_record = _read_source_record(event)
+    return event._source_record
+
+
+def _read_source_record(event: InboundEvent) -> dict:
     if event.origin == InboundEvent.Origin.POLL:
         return json.loads(event.body)
     connector = event.connection.connector()
@@ -93,6 +102,24 @@ def source_record(event: InboundEvent) -> dict:
     if parsed.record is not None:
         return parsed.record
     return connector.fetch(parsed.entity, parsed.source_id)
+
+
+def applies(flow: Flow, event: InboundEvent) -> bool:
+    """A flow with ``only_when`` runs only for records where each of those paths has a value."""
+    if not flow.only_when:
+        return True
+    try:
+        record = source_record(event)
+    except (ConnectorError, ValueError):
+        return True  # cannot read the record now: let the delivery attempt say why
+    paths = [p.strip() for p in flow.only_when.split(",") if p.strip()]
+    return all(record_value(record, path) not in (None, "", [], {}) for path in paths)
+
+
+def record_value(record: dict, path: str):
+    for part in path.split("."):
+        record = record.get(part) if isinstance(record, dict) else None
+    return record
 
 
 def echo_of(event: InboundEvent) -> str:

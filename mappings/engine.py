@@ -5,8 +5,13 @@ dotted target path (``lines[].ITNO`` writes one output entry per source list ele
 functions are cached by mapping id and version, so an edited mapping is recompiled on next use.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import nh3
+
+from connectors.domino.notes import read_richtext
 
 from mappings.models import Mapping, MappingRule
 
@@ -44,6 +49,20 @@ def _empty(value) -> bool:
     return value is _MISSING or value is None or (isinstance(value, str) and not value.strip())
 
 
+_PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
+
+
+def _format(template: str, value) -> str:
+    """Fill {name} / {a.b} placeholders from a dict (a scalar fills {value}); no str.format, so no
+    attribute access or format specs can reach into Python objects."""
+    record = value if isinstance(value, dict) else {"value": value}
+
+    def fill(match):
+        found = _get(record, match.group(1).split("."))
+        return "" if found is _MISSING else str(found)
+    return _PLACEHOLDER.sub(fill, template)
+
+
 def _transform_fn(rule: MappingRule, lookup: dict[str, str] | None):
     kind, arg = rule.transform, rule.argument
 
@@ -76,6 +95,16 @@ def _transform_fn(rule: MappingRule, lookup: dict[str, str] | None):
             picked = str(v).split()[index]
             return " ".join(picked) if isinstance(picked, list) else picked
         return words
+    if kind == Transform.FORMAT:
+        template = arg or "{value}"
+        return lambda v: [_format(template, e) for e in v] if isinstance(v, list) else _format(template, v)
+    if kind == Transform.RICHTEXT:
+        as_text = (arg or "html").lower() == "text"
+
+        def richtext(v):
+            content = read_richtext(v)
+            return content.text if as_text else nh3.clean(content.html)
+        return richtext
     if kind == Transform.DATE_M3:
         return lambda v: datetime.fromtimestamp(int(v), tz=timezone.utc).strftime("%Y%m%d")
     if kind == Transform.LOOKUP:

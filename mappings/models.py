@@ -51,6 +51,8 @@ class MappingRule(models.Model):
         DECIMAL = "decimal", "decimal (argument: places, default 2)"
         JOIN = "join", "join several sources (argument: separator, default space)"
         WORDS = "words", "words of a text (argument: 0 = first word, 1: = from the second on, -1 = last)"
+        FORMAT = "format", "format each entry, e.g. {sku} x {qty} (argument: the template; a list gives a list)"
+        RICHTEXT = "richtext", "rich text or HTML -> sanitised HTML or plain text (argument: html or text)"
         DATE_M3 = "date_m3", "unix time -> M3 date YYYYMMDD"
         LOOKUP = "lookup", "lookup in value map"
 

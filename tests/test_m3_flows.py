@@ -92,6 +92,11 @@ def test_status_of_an_order_the_hub_never_linked_fails_clearly(client, setup):
     assert record.status == SyncRecord.Status.FAILED and "no X-Cart order is linked" in record.error
 
 
+def prestashop_stock(shop, reference):
+    product = next(p for p in shop.db["products"].values() if p["reference"] == reference)
+    return int(next(s["quantity"] for s in shop.db["stock_availables"].values() if s["id_product"] == str(product["id"])))
+
+
 @pytest.fixture
 def small_m3():
     """An M3 with five items (the seeded one has 1,000: a fine benchmark, a slow test)."""
@@ -119,7 +124,11 @@ def test_stock_is_polled_summed_over_warehouses_and_only_changes_are_sent(small_
 
     assert jobs.poll_flow(flow.pk) == 5  # the initial load: every item once, queued
     run_worker()
-    assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 5
+    assert SyncRecord.objects.filter(flow=flow, status=SyncRecord.Status.SYNCED).count() == 5
+    # the same stock events feed PrestaShop too
+    to_prestashop = SyncRecord.objects.filter(flow__name=demo.M3_STOCK_TO_PS_FLOW)
+    assert to_prestashop.filter(status=SyncRecord.Status.SYNCED).count() == 5
+    assert prestashop_stock(simulators.prestashop, "SKU-0003") == 33
     assert [amount(f"SKU-000{n}") for n in range(1, 6)] == [n * 11 for n in range(1, 6)]
 
     assert polling.poll_flow(flow.pk) == []  # nothing changed, nothing sent

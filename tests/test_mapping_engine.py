@@ -105,3 +105,27 @@ def test_words_of_a_one_word_name_fails_clearly():
     mapping = mapping_with(("last", "full", {"transform": T.WORDS, "argument": "1"}))
     with pytest.raises(MappingError, match="transform 'words' failed on 'Cher'"):
         run(mapping, {"full": "Cher"})
+
+
+def test_format_turns_order_rows_into_text_lines():
+    mapping = mapping_with(("OrderLines", "associations.order_rows",
+                            {"transform": T.FORMAT, "argument": "{product_reference} x {product_quantity} @ {unit_price_tax_incl}"}))
+    rows = [{"product_reference": "SKU-1", "product_quantity": "2", "unit_price_tax_incl": "9.50"},
+            {"product_reference": "SKU-2", "product_quantity": "1"}]
+    assert run(mapping, {"associations": {"order_rows": rows}}) == {"OrderLines": ["SKU-1 x 2 @ 9.50", "SKU-2 x 1 @ "]}
+
+
+def test_format_cannot_reach_into_python_objects():
+    mapping = mapping_with(("out", "v", {"transform": T.FORMAT, "argument": "{value.__class__} {0} {value!r}"}))
+    assert run(mapping, {"v": "x"}) == {"out": "  {value!r}"}  # unknown names are empty, specs stay text
+
+
+def test_richtext_is_sanitised_html_or_plain_text():
+    rich = {"type": "multipart", "content": [
+        {"contentType": "text/html", "data": "<p onclick='steal()'>Caf\u00e9 <b>bold</b><script>x()</script></p>"}]}
+    html = mapping_with(("description", "d", {"transform": T.RICHTEXT, "argument": "html"}))
+    text = mapping_with(("description", "d", {"transform": T.RICHTEXT, "argument": "text"}))
+    assert run(html, {"d": rich}) == {"description": "<p>Caf\u00e9 <b>bold</b></p>"}
+    assert run(text, {"d": rich})["description"].strip() == "Caf\u00e9 bold"
+    with pytest.raises(MappingError, match="transform 'richtext' failed"):
+        run(html, {"d": 42})

@@ -7,6 +7,8 @@ replaces the whole object: a field left out is emptied). PrestaShop has no webho
 """
 
 import copy
+import hashlib
+import json
 import re
 import secrets
 import unicodedata
@@ -65,7 +67,8 @@ class PrestaShopConnector(Connector):
         "address": {"get", "create"},
     }
     actions = {
-        "order_state.create": "create_order_state",
+        # POSTs an order history, which updates the order: an update for the engine (links kept)
+        "order_state.update": "create_order_state",
         "tracking.update": "update_tracking",
         "stock.update": "update_stock",
         "product.upsert": "upsert_product",
@@ -229,15 +232,31 @@ class PrestaShopConnector(Connector):
             raise ValueError('a PrestaShop module push needs "data" as an object')
         if data.get("id") in (None, ""):
             raise ValueError(f'the {name} in "data" has no "id"')
-        # A thin push (the id only, or an order without its rows) is completed by fetch; a deleted
+        # A thin push (the id only, or an order without its customer) is completed by fetch; a deleted
         # record cannot be fetched, so its push is taken as it is.
-        thin = set(data) <= {"id"} or (entity == "order" and "associations" not in data)
+        thin = set(data) <= {"id"} or (entity == "order" and "customer" not in data)
         return InboundEvent(entity, event, str(data["id"]), None if thin and event != "deleted" else data)
 
     def fetch(self, entity: str, source_id: str) -> dict:
         if entity not in RESOURCES:
             raise NotImplementedError(f"{self.kind} cannot fetch {entity}")
-        return self._object(*RESOURCES[entity], source_id)
+        record = self._object(*RESOURCES[entity], source_id)
+        if entity == "order":
+            record = self._with_customer(record)
+        return record
+
+    def _with_customer(self, order: dict) -> dict:
+        """An order only names its customer and addresses by id; mappings need the names and e-mail."""
+        try:
+            customer = self._object("customers", "customer", order["id_customer"]) if order.get("id_customer") else {}
+            address = (self._object("addresses", "address", order["id_address_delivery"])
+                       if str(order.get("id_address_delivery") or "0") != "0" else {})
+        except ConnectorError as exc:
+            if not exc.permanent:
+                raise
+            customer, address = {}, {}  # e.g. a key that may read orders only: mappings say what is missing
+        keep = ("id", "email", "firstname", "lastname")
+        return {**order, "customer": {k: customer.get(k, "") for k in keep}, "delivery_address": address}
 
     def poll(self, entity: str, cursor: str | None, limit: int = 100) -> Page:
         """Records changed since the cursor, oldest first; the cursor is ``"{date_upd}|{id}"`` of the last one.
@@ -264,8 +283,10 @@ class PrestaShopConnector(Connector):
                                              "sort": "[date_upd_ASC,id_ASC]", "limit": f"0,{limit - len(records)}"})
         if not records:
             return Page([], cursor)
-        last = records[-1]
-        return Page(records, f"{last['date_upd']}|{last['id']}", more=len(records) == limit)
+        last, full = records[-1], len(records) == limit
+        # Caught up: the next poll reads the last second again, so a record saved later in that same
+        # second is not missed (the versions below drop what was already seen).
+        return Page(records, f"{last['date_upd']}|{last['id'] if full else ''}", more=full)
 
     def _poll_stock(self, cursor: str | None, limit: int) -> Page:
         # stock_availables have no date_upd in PrestaShop: each round pages through all of them by
@@ -285,12 +306,14 @@ class PrestaShopConnector(Connector):
             # No date to go by. A quantity that comes back to an earlier value (5 -> 3 -> 5) looks
             # like the earlier version and is dropped; stock normally flows to the shop, not from it.
             return f"quantity {record.get('quantity')}"
-        return str(record.get("date_upd") or record.get("date_add") or "")
+        # date_upd has whole seconds; the content tells two saves within one second apart.
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"{record.get('date_upd') or record.get('date_add') or ''}#{digest}"
 
     # --- actions ------------------------------------------------------------------------------------
     def create_order_state(self, payload: dict, target_id=None) -> DeliveryResult:
         """POST an order history, which moves the order to that state; nothing when it is there already."""
-        order_id, state_id = required_int(payload, "id_order"), required_int(payload, "id_order_state")
+        order_id, state_id = order_id_of(payload, target_id), required_int(payload, "id_order_state")
         order = self._object("orders", "order", order_id)
         if str(order.get("current_state")) == str(state_id):
             history = self._list("order_histories", {
@@ -304,7 +327,7 @@ class PrestaShopConnector(Connector):
                                                f"(order history {history_id})")
 
     def update_tracking(self, payload: dict, target_id=None) -> DeliveryResult:
-        order_id = required_int(payload, "id_order")
+        order_id = order_id_of(payload, target_id)
         tracking = str(payload.get("tracking_number") or "").strip()
         if not tracking:
             raise ConnectorError("the payload has no tracking_number", permanent=True)
@@ -458,6 +481,13 @@ def without_secrets(body):
     if isinstance(body, str):
         return SECRET_XML.sub(lambda found: f"<{found[1]}>***</{found[1]}>", body)
     return body
+
+
+def order_id_of(payload: dict, linked: str | None) -> int:
+    """The order named by the payload, else the order the flow's link points at (a back-flow)."""
+    if payload.get("id_order") in (None, "") and linked:
+        return required_int({"id_order": linked}, "id_order")
+    return required_int(payload, "id_order")
 
 
 def required_int(payload: dict, name: str) -> int:

@@ -4,6 +4,9 @@ The store has no native webhooks: an add-on posts ``{"type": "order.created", "d
 signed with Standard Webhooks. A thin push (no ``data`` or no items) is completed by a GET.
 """
 
+import hashlib
+import json
+
 from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
 
 
@@ -87,7 +90,9 @@ class XCartConnector(Connector):
         return str(record[{"order": "order_id", "product": "product_id", "profile": "profileId"}[entity]])
 
     def record_version(self, entity: str, record: dict) -> str:
-        return str(record.get("lastRenewDate") or record.get("date") or "")
+        # lastRenewDate has whole seconds; the content tells two changes within one second apart.
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"{record.get('lastRenewDate') or record.get('date') or ''}#{digest}"
 
     # --- writes ----------------------------------------------------------------------------------
     def update_shipping(self, payload: dict, target_id: str | None = None) -> DeliveryResult:
