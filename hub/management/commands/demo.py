@@ -18,6 +18,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from connectors.prestashop.simulator import DEMO_WS_KEY
 from hub import demo, embedded_redis, jobs
 from hub.models import Link
 from monitoring.models import SyncRecord
@@ -37,6 +38,13 @@ SAMPLE_ORDERS = [
      "address": {"street": "Bletchley Park", "city": "Milton Keynes", "zipcode": "MK3 6EB", "country_code": "GB"},
      "items": [{"sku": "SKU-0100", "amount": 1}, {"sku": "SKU-9999", "amount": 1, "price": 25.0}]},
 ]
+
+
+PRESTASHOP_ORDER = {
+    "email": "grace.hopper@example.org", "firstname": "Grace", "lastname": "Hopper",
+    "address": {"address1": "1 Navy Way", "postcode": "22202", "city": "Arlington", "country_code": "US"},
+    "items": [{"reference": "SKU-0007", "quantity": 2}, {"reference": "SKU-0012", "quantity": 1}],
+}
 
 
 class Command(BaseCommand):
@@ -67,10 +75,11 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 3
         while any(c.poll() is None for c in self.children) and time.monotonic() < deadline:
             time.sleep(0.1)
-        for child in self.children:
+        # Workers first (they were started last), simulators last, so no job fails on a vanished sandbox.
+        for child in reversed(self.children):
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
-        for child in self.children:
+        for child in reversed(self.children):
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -93,7 +102,9 @@ class Command(BaseCommand):
         web_url = f"http://127.0.0.1:{port}"
         self.spawn("simulators", ["manage.py", "simulate", "--port", str(simulator_port)])
         self.spawn("web server", ["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
-        self.spawn("RQ worker", ["manage.py", "rqworker", "default", "--with-scheduler", "--worker-class", "rq.worker.SimpleWorker"])
+        for n in (1, 2):  # the initial loads (stock, catalogue, customers) are a few thousand jobs
+            self.spawn(f"RQ worker {n}", ["manage.py", "rqworker", "default", "--worker-class", "rq.worker.SimpleWorker",
+                                          *(["--with-scheduler"] if n == 1 else [])])
         self.spawn("RQ cron", ["manage.py", "rqcron", "hub.cron"])
         wait_for(f"{sim_url}/xcart/_control/faults", "simulators")
         wait_for(f"{web_url}/admin/login/", "web server")
@@ -107,10 +118,14 @@ class Command(BaseCommand):
             "webhook_url": f"{web_url}/webhooks/{demo.XCART_SLUG}/", "webhook_secret": config["webhook_secret"]})
         requests.post(f"{sim_url}/ionapi/_sim/ion", timeout=5, json={
             "url": f"{web_url}/ion/{demo.M3_SLUG}/v3/multipartMessage", "token": config["ion_token"]})
+        requests.post(f"{sim_url}/prestashop/_sim/module", timeout=5, json={
+            "webhook_url": f"{web_url}/webhooks/{demo.PRESTASHOP_SLUG}/", "webhook_secret": config["prestashop_secret"]})
         for order in SAMPLE_ORDERS:
             requests.post(f"{sim_url}/xcart/_sim/orders", json=order, timeout=5).raise_for_status()
-        self.stdout.write(f"  placed {len(SAMPLE_ORDERS)} orders in the simulated X-Cart store; waiting for M3...")
-        settled = wait_settled(config["flow"], len(SAMPLE_ORDERS))
+        requests.post(f"{sim_url}/prestashop/_sim/orders", json=PRESTASHOP_ORDER, timeout=5).raise_for_status()
+        self.stdout.write(f"  placed {len(SAMPLE_ORDERS)} orders in the simulated X-Cart store and one in PrestaShop; "
+                          "waiting for M3 and Domino...")
+        settled = wait_settled(config["flow"], len(SAMPLE_ORDERS)) and wait_settled(config["flows"]["ps_orders"], 1)
         shipped = ship_first_order(sim_url)
         if shipped:
             self.stdout.write(f"  M3 shipped order {shipped} (status 66, UPS tracking): ION sends the BODs back to the store")
@@ -122,9 +137,11 @@ class Command(BaseCommand):
 The hub is running{'' if settled else ' (some orders are still on their way)'}.
   Admin:      {web_url}/admin/   login: admin / {password}
   Sync log:   {web_url}/admin/monitoring/syncrecord/   (orders: {synced} synced, {failed} failed)
-  Flows:      {web_url}/admin/hub/flow/   (stock is polled from M3 every 30 s; shipments come back by ION)
+  Flows:      {web_url}/admin/hub/flow/   ({len(config["flows"])} flows: X-Cart <-> M3, PrestaShop <-> Domino, stock, catalogue,
+              customers; polled flows start with an initial load of every record, a few thousand jobs)
   Queues:     {web_url}/admin/rq/
-  Simulators: {sim_url}/xcart/api/  (X-Auth-Token demo-xcart-key), {sim_url}/ionapi/
+  Simulators: {sim_url}/xcart/api/  (X-Auth-Token demo-xcart-key), {sim_url}/ionapi/,
+              {sim_url}/prestashop/api/  (key {DEMO_WS_KEY}), {sim_url}/domino/  (hub/Acme)
   Webhook:    {web_url}/webhooks/{demo.XCART_SLUG}/
 
 One order fails on purpose: M3 has no item SKU-9999. Create it in the simulated M3 with
