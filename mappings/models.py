@@ -64,7 +64,7 @@ class MappingRule(models.Model):
     default = models.CharField(max_length=200, blank=True, help_text="Used when the source is empty")
     required = models.BooleanField(default=False)
     transform = models.CharField(max_length=20, choices=Transform.choices, blank=True)
-    argument = models.CharField(max_length=50, blank=True)
+    argument = models.CharField(max_length=200, blank=True)
     value_map = models.ForeignKey(ValueMap, null=True, blank=True, on_delete=models.PROTECT)
 
     class Meta:
