@@ -74,6 +74,11 @@ class HttpClient:
         except requests.Timeout as exc:
             entry.update(error=f"timeout: {exc}", duration_ms=_ms(started))
             raise ConnectorError(f"{self.system} did not answer in time ({_short(exc)})", permanent=False) from exc
+        except requests.exceptions.SSLError as exc:
+            entry.update(error=f"TLS error: {exc}", duration_ms=_ms(started))
+            # a certificate or protocol mismatch is configuration, not weather: retrying will not help
+            raise ConnectorError(f"{self.system}: TLS handshake failed ({_tls_reason(exc)}); check the base URL "
+                                 "(https vs http) and the server's certificate", permanent=True) from exc
         except requests.ConnectionError as exc:
             entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
             raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
@@ -100,6 +105,15 @@ def _short(exc: Exception) -> str:
         if marker in text:
             return marker.lower()
     return text[:200]
+
+
+def _tls_reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "WRONG_VERSION_NUMBER", "certificate has expired",
+                   "self-signed certificate", "hostname mismatch", "wrong version number"):
+        if marker.lower() in text.lower():
+            return marker.lower().replace("_", " ")
+    return text[-200:]
 
 
 def _response_body(response: requests.Response):

@@ -76,3 +76,10 @@ def test_error_classes(xcart, simulators, settings):
         connector.fetch("order", "1")
     assert not slow.value.permanent
     requests.post(f"{simulators.url}/xcart/_control/reset", timeout=5)
+
+
+def test_tls_trouble_is_named_and_not_retried(xcart, simulators):
+    xcart.base_url = xcart.base_url.replace("http://", "https://")  # the sandbox speaks plain HTTP
+    with pytest.raises(ConnectorError) as tls:
+        xcart.connector().test_connection()
+    assert tls.value.permanent and "TLS handshake failed (wrong version number)" in tls.value.message
