@@ -17,7 +17,8 @@ class FlowAdmin(admin.ModelAdmin):
 
 @admin.register(Link)
 class LinkAdmin(admin.ModelAdmin):
-    list_display = ["entity", "source_connection", "source_id", "target_connection", "target_id", "flow", "created_at"]
+    list_display = ["entity", "source_connection", "source_id", "target_connection", "target_entity", "target_id", "flow",
+                    "created_at"]
     list_filter = ["entity", "source_connection", "target_connection"]
     search_fields = ["source_id", "target_id"]
     list_select_related = ["source_connection", "target_connection", "flow"]

@@ -111,6 +111,13 @@ DOMINO_PRODUCTS_FLOW = "Domino products to PrestaShop"
 PS_CUSTOMERS_FLOW = "PrestaShop customers to Domino"
 DOMINO_CUSTOMERS_FLOW = "Domino customers to PrestaShop"
 
+PAYMENT_RULES = [
+    ("reference", "orderNumber", {"required": True}),
+    ("amount", "total", {"required": True, "transform": T.DECIMAL, "argument": "2"}),
+    ("currency", "currency.code", {"default": "USD"}),
+    ("date", "date", {"transform": T.DATE_M3}),
+]
+PAYMENT_FLOW = "X-Cart payments to the M3 ledger"
 CUSTOMERS_TO_M3_FLOW = "X-Cart customers to M3"
 CUSTOMERS_TO_XCART_FLOW = "M3 customers to X-Cart"
 SHIPMENT_FLOW = "M3 shipments to X-Cart"
@@ -180,7 +187,8 @@ def seed(simulator_url: str) -> dict:
             "name": "Demo Infor M3", "kind": "infor_m3", "auth_kind": "ionapi", "base_url": "", "enabled": True,
             "settings": {"company": "100", "customer_template": "WEBSHOP",
                          "order_defaults": {"ORTP": "WEB", "FACI": "A01", "WHLO": "100"},
-                         "stock_warehouses": ["100", "200", "300"], "stock_mode": "sum"},
+                         "stock_warehouses": ["100", "200", "300"], "stock_mode": "sum",
+                         "ledger": {"interface": "WEBPAY", "bank_account": "1910", "receivable_account": "1510"}},
         },
     )
     m3.set_secret("ionapi", json.dumps(demo_ionapi(f"{simulator_url}/ionapi")))
@@ -196,6 +204,10 @@ def seed(simulator_url: str) -> dict:
         "order": _flow(ORDER_FLOW, source=xcart, source_entity="order", source_event="created", mapping=order_mapping,
                        target=m3, target_action="sales_order.create",
                        description="Every order placed in the store becomes a confirmed M3 sales order."),
+        "payment": _flow(PAYMENT_FLOW, source=xcart, source_entity="order", source_event="*", only_when="paymentStatus.code=P",
+                         mapping=_mapping("X-Cart paid order -> M3 GL batch", "", PAYMENT_RULES),
+                         target=m3, target_action="payment.create",
+                         description="Paid orders (payment status P) are posted through GLS840MI: bank / receivables."),
         "status": _flow(STATUS_FLOW, source=m3, source_entity="sales_order", source_event="synced",
                         mapping=_mapping("M3 order status -> X-Cart shipping status", "", STATUS_RULES),
                         target=xcart, target_action="shipping.update",

@@ -18,8 +18,8 @@ class Flow(models.Model):
     description = models.TextField(blank=True)
     only_when = models.CharField(
         max_length=200, blank=True,
-        help_text="Source paths (comma-separated) that must all have a value for this flow to apply, "
-                  "e.g. ShopOrderId, TrackingNumber",
+        help_text="Comma-separated conditions on the source record, all needed for this flow to apply: "
+                  "a path that must have a value (TrackingNumber) or path=value (paymentStatus.code=P)",
     )
     # Polling: for sources that cannot push (M3 stock, Domino documents) or as a safety net.
     poll_interval = models.PositiveIntegerField(
@@ -36,6 +36,10 @@ class Flow(models.Model):
         return self.name
 
     @property
+    def target_entity(self) -> str:
+        return self.target_action.partition(".")[0]
+
+    @property
     def creates_only(self) -> bool:
         """A ``*.create`` action never touches a record it already delivered; others update it."""
         return self.target_action.endswith(".create")
@@ -49,12 +53,15 @@ class Link(models.Model):
     source_id = models.CharField(max_length=100)
     target_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+")
     target_id = models.CharField(max_length=100, db_index=True)
+    # What the record became in the target: one X-Cart order is an M3 sales order and a ledger payment.
+    target_entity = models.CharField(max_length=50, blank=True)
     flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="links")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["source_connection", "entity", "source_id", "target_connection"], name="one_link_per_record_and_target"),
+            models.UniqueConstraint(fields=["source_connection", "entity", "source_id", "target_connection", "target_entity"],
+                                    name="one_link_per_record_and_target_entity"),
         ]
 
     def __str__(self):

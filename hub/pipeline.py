@@ -105,15 +105,23 @@ def _read_source_record(event: InboundEvent) -> dict:
 
 
 def applies(flow: Flow, event: InboundEvent) -> bool:
-    """A flow with ``only_when`` runs only for records where each of those paths has a value."""
+    """A flow with ``only_when`` runs only for records that meet each of its conditions."""
     if not flow.only_when:
         return True
     try:
         record = source_record(event)
     except (ConnectorError, ValueError):
         return True  # cannot read the record now: let the delivery attempt say why
-    paths = [p.strip() for p in flow.only_when.split(",") if p.strip()]
-    return all(record_value(record, path) not in (None, "", [], {}) for path in paths)
+    return all(_condition_holds(record, term.strip()) for term in flow.only_when.split(",") if term.strip())
+
+
+def _condition_holds(record: dict, term: str) -> bool:
+    """``path`` has a value, or ``path=value`` (compared as text)."""
+    path, equals, expected = term.partition("=")
+    value = record_value(record, path.strip())
+    if equals:
+        return value is not None and str(value).strip() == expected.strip()
+    return value not in (None, "", [], {})
 
 
 def record_value(record: dict, path: str):
@@ -140,7 +148,7 @@ def echo_of(event: InboundEvent) -> str:
 def _remember_write(flow: Flow, mapped: dict, target_id: str) -> None:
     fields = {k: v for k, v in mapped.items() if not isinstance(v, (dict, list))}
     if fields and target_id:
-        HubWrite.objects.update_or_create(connection=flow.target, entity=flow.target_action.partition(".")[0],
+        HubWrite.objects.update_or_create(connection=flow.target, entity=flow.target_entity,
                                           record_id=target_id, defaults={"fields": fields})
 
 
@@ -150,7 +158,8 @@ def linked_id(flow: Flow, source_id: str) -> str | None:
     A back-flow (M3 shipment -> X-Cart) finds the X-Cart order through the link the order flow made.
     """
     forward = Link.objects.filter(source_connection=flow.source_id, entity=flow.source_entity, source_id=source_id,
-                                  target_connection=flow.target_id).values_list("target_id", flat=True).first()
+                                  target_connection=flow.target_id, target_entity=flow.target_entity,
+                                  ).values_list("target_id", flat=True).first()
     if forward:
         return forward
     return Link.objects.filter(source_connection=flow.target_id, target_connection=flow.source_id,
@@ -214,7 +223,7 @@ def _save_link(flow: Flow, entity: str, source_id: str, target_id: str) -> None:
     try:
         with transaction.atomic():
             Link.objects.create(entity=entity, source_connection=flow.source, source_id=source_id,
-                                target_connection=flow.target,
+                                target_connection=flow.target, target_entity=flow.target_entity,
                                 target_id=target_id, flow=flow)
     except IntegrityError:
         pass  # recorded by a concurrent run of the same record; the target's reference check kept it single

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from connectors.infor_m3.simulator import demo_ionapi
 from connectors.models import Connection
 from hub import demo
+from hub.models import Flow
 from monitoring.models import SyncRecord
 from tests.helpers import run_worker, signed_post
 from tests.test_order_flow import order_payload
@@ -25,7 +26,10 @@ def admin_client(client):
 
 @pytest.fixture
 def setup(simulators):
-    return demo.seed(simulators.url)
+    config = demo.seed(simulators.url)
+    # The payment flow reacts to the same orders; its own test is in test_payments.py.
+    Flow.objects.filter(name=demo.PAYMENT_FLOW).update(enabled=False)
+    return config
 
 
 def all_secrets(setup):

@@ -6,6 +6,7 @@ MI answers business errors with HTTP 200 and ``errorMessage`` in the result; tho
 
 import hashlib
 import json
+from decimal import Decimal
 
 from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
 from connectors.infor_m3 import bod
@@ -21,8 +22,10 @@ class M3Connector(Connector):
         "stock": {"poll"},
         "customer": {"poll", "create", "update", "get", "search"},
         "item": {"get"},
+        "payment": {"create"},
     }
-    actions = {"sales_order.create": "create_sales_order", "customer.upsert": "upsert_customer"}
+    actions = {"sales_order.create": "create_sales_order", "customer.upsert": "upsert_customer",
+               "payment.create": "post_payment"}
     auth_kinds = ("ionapi",)
     snapshot_entities = frozenset({"stock", "customer"})
     secret_fields = (
@@ -145,6 +148,40 @@ class M3Connector(Connector):
             return DeliveryResult(cuno, note=f"customer {cuno} updated")
         cuno, _ = self.ensure_customer(customer)
         return DeliveryResult(cuno, note=f"customer {cuno} created")
+
+    def post_payment(self, payment: dict) -> DeliveryResult:
+        """Post a payment received by the store to the general ledger through GLS840MI.
+
+        Two lines (debit the bank, credit receivables) in a batch keyed by the payment's reference,
+        then UpdBatch. The PARM layout is whatever the tenant's GLS840 interface defines; the hub
+        fills ``settings["ledger"]["parm"]`` (default: date;account;amount;currency;reference).
+        A retry finds the batch by its key: "already exists" resumes it, "already updated" means done.
+        """
+        ledger = (self.connection.settings or {}).get("ledger", {})
+        key = f"{ledger.get('key_prefix', 'WEB')}{payment['reference']}"[:40]
+        template = ledger.get("parm", "{date};{account};{amount};{currency};{reference}")
+        amount = Decimal(str(payment["amount"])).quantize(Decimal("0.01"))
+        lines = [(ledger.get("bank_account", "1910"), amount), (ledger.get("receivable_account", "1510"), -amount)]
+        head = {"KEY1": key, "INTN": ledger.get("interface", "WEBPAY"), "DESC": f"Web payment {payment['reference']}"[:40],
+                "DIVI": ledger.get("division", "")}
+        note = ""
+        try:
+            self.mi("GLS840MI", "AddBatchHead", head)
+        except ConnectorError as exc:
+            if "already exists" not in exc.message:
+                raise
+            note = f"batch {key} was started by an earlier attempt; "
+        try:
+            for number, (account, value) in enumerate(lines, start=1):  # by line number: re-adding is harmless
+                parm = template.format(date=payment.get("date", ""), account=account, amount=value,
+                                       currency=payment.get("currency", ""), reference=payment["reference"])
+                self.mi("GLS840MI", "AddBatchLine", {"KEY1": key, "LINE": number, "PARM": parm, "DIVI": head["DIVI"]})
+            self.mi("GLS840MI", "UpdBatch", {"KEY1": key, "DIVI": head["DIVI"]})
+        except ConnectorError as exc:
+            if "already updated" not in exc.message:
+                raise
+            return DeliveryResult(key, note=note + "it was already posted")
+        return DeliveryResult(key, note=note + f"posted {amount} {payment.get('currency', '')} to the ledger")
 
     def find_order_by_reference(self, cuno: str, cuor: str) -> str | None:
         records = self.mi("OIS100MI", "LstHead", {"CUNO": cuno}, maxrecs=0, returncols=["ORNO", "CUOR"])

@@ -38,7 +38,8 @@ FIELD_LENGTHS = {
 }
 DECIMAL_FIELDS = {"ORQT", "SAPR", "STQT", "ALQT", "ALOC", "BRLA", "GRWE"}  # output as "3.000000"
 DATE_FIELDS = {"ORDT", "LMDT", "RLDT", "DWDT", "FLMD", "TLMD"}  # YYYYMMDD numbers
-INTEGER_FIELDS = DATE_FIELDS | {"CONO", "PONR", "MXRC"}  # output unpadded
+FIELD_LENGTHS.update(KEY1=40, INTN=10, DESC=40, DIVI=3, PARM=512, LINE=5)  # GLS840MI
+INTEGER_FIELDS = DATE_FIELDS | {"CONO", "PONR", "MXRC", "LINE"}  # output unpadded
 NUMERIC_FIELDS = INTEGER_FIELDS | DECIMAL_FIELDS
 
 CUSTOMER_FIELDS = "CUNO CUNM CUA1 CUA2 CUA3 CUA4 TOWN PONO CSCD MAIL PHNO STAT LMDT"
@@ -171,6 +172,7 @@ class M3Simulator(SimulatorApp):
         self.balances = {whlo: {} for whlo in WAREHOUSES}  # WHLO -> ITNO -> balance record
         self.batch_orders = {}  # temporary ORNO -> head fields + "lines" + "final" (ORNO once confirmed)
         self.orders = {}  # final ORNO -> head fields + "lines"
+        self.gl_batches = {}  # KEY1 -> {"INTN", "DESC", "DIVI", "lines": {LINE: PARM}, "updated": bool}
         self._cunos_by_mail = {}  # lower-case MAIL -> [CUNO]
         self._sorted_cunos = []
         self._customer_seq = 0
@@ -466,6 +468,39 @@ class M3Simulator(SimulatorApp):
         low, high = f["FLMD"] or 0, f["TLMD"] or 99999999
         changed = [item for item in self.items.values() if low <= item["LMDT"] <= high]
         return sorted(changed, key=lambda item: (item["LMDT"], item["ITNO"]))
+
+    # GLS840MI: the generic GL interface. Lines carry the interface's own record layout in PARM; the
+    # sandbox keeps them as given and checks only what GLS840 itself would (head, line numbers, state).
+
+    @transaction("GLS840MI", "AddBatchHead", "KEY1* INTN* DESC* DIVI", "")
+    def gls840_add_batch_head(self, f):
+        if f["KEY1"] in self.gl_batches:
+            raise MIError(f"Record already exists - KEY1 {f['KEY1']}", "KEY1", "WKEY103")
+        self.gl_batches[f["KEY1"]] = {"INTN": f["INTN"], "DESC": f["DESC"], "DIVI": f["DIVI"], "lines": {}, "updated": False}
+        return []
+
+    @transaction("GLS840MI", "AddBatchLine", "KEY1* LINE* PARM* DIVI", "")
+    def gls840_add_batch_line(self, f):
+        batch = self._gl_batch(f["KEY1"])
+        if batch["updated"]:
+            raise MIError(f"Batch {f['KEY1']} is already updated", "KEY1", "WKEY105")
+        batch["lines"][int(f["LINE"])] = f["PARM"]
+        return []
+
+    @transaction("GLS840MI", "UpdBatch", "KEY1* DIVI", "")
+    def gls840_upd_batch(self, f):
+        batch = self._gl_batch(f["KEY1"])
+        if batch["updated"]:
+            raise MIError(f"Batch {f['KEY1']} is already updated", "KEY1", "WKEY105")
+        if not batch["lines"]:
+            raise MIError(f"Batch {f['KEY1']} has no lines", "KEY1", "WKEY106")
+        batch["updated"] = True
+        return []
+
+    def _gl_batch(self, key):
+        if key not in self.gl_batches:
+            raise MIError(f"Record does not exist - KEY1 {key}", "KEY1", "WKEY104")
+        return self.gl_batches[key]
 
     @transaction("MMS060MI", "LstBalID", "WHLO* ITNO", "WHLO ITNO STQT ALQT ALOC")
     def mms060_lst_bal_id(self, f):
