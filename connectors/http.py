@@ -82,7 +82,8 @@ class HttpClient:
         except requests.ConnectionError as exc:
             entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
             raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
-        entry.update(status=response.status_code, duration_ms=_ms(started), response=_response_body(response))
+        entry.update(url=redact_url(response.url), status=response.status_code, duration_ms=_ms(started),
+                     response=_response_body(response))
         if response.status_code < 400:
             return response
         message = f"{self.system} answered HTTP {response.status_code}: {self.describe_error(response)}"

@@ -38,4 +38,4 @@ def redact_url(url: str) -> str:
     if not parts.query:
         return url
     query = [(k, MASK if is_secret_key(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="[],;:")))
+    return urlunsplit(parts._replace(query=urlencode(query, safe="[],;:*")))

@@ -18,6 +18,7 @@ def kind_choices():
 
 def auth_kind_choices():
     labels = {"api_token": "API token header", "ionapi": "ION API OAuth2 (.ionapi file)", "basic": "HTTP Basic",
-              "bearer": "Bearer token", "domino_jwt": "Domino REST API (JWT)", "ws_key": "PrestaShop Webservice key", "api_key_header": "API key in a header", "none": "none"}
+              "bearer": "Bearer token", "domino_jwt": "Domino REST API (JWT)", "ws_key": "PrestaShop Webservice key",
+              "legacy_key": "X-Cart REST API add-on key (5.0-5.4)", "api_key_header": "API key in a header", "none": "none"}
     kinds = sorted({a for cls in CONNECTORS.values() for a in cls.auth_kinds} | set(labels))
     return [(k, labels.get(k, k)) for k in kinds]

@@ -83,3 +83,56 @@ def test_tls_trouble_is_named_and_not_retried(xcart, simulators):
     with pytest.raises(ConnectorError) as tls:
         xcart.connector().test_connection()
     assert tls.value.permanent and "TLS handshake failed (wrong version number)" in tls.value.message
+
+
+# --- the legacy REST API add-on (X-Cart 5.0 - 5.4) -------------------------------------------------
+
+@pytest.fixture
+def legacy(simulators):
+    from connectors.xcart.legacy_simulator import DEMO_LEGACY_KEY
+
+    connection = Connection(pk=2, name="Old store", slug="old", kind="xcart", auth_kind="legacy_key",
+                            base_url=f"{simulators.url}/xcart")
+    connection.set_secret("api_key", DEMO_LEGACY_KEY)
+    return connection
+
+
+def test_legacy_key_failures_say_what_is_wrong(legacy, simulators):
+    from connectors.xcart.legacy_simulator import DEMO_LEGACY_READ_KEY
+
+    assert "REST API add-on answered" in legacy.connector().test_connection()
+    legacy.set_secret("api_key", "wrong")
+    with pytest.raises(ConnectorError, match="refused the key") as refused:
+        legacy.connector().test_connection()
+    assert refused.value.permanent
+    legacy.set_secret("api_key", DEMO_LEGACY_READ_KEY)  # reads work, writes do not
+    connector = legacy.connector()
+    assert connector.fetch("product", "3")["sku"] == "SKU-0003"
+    with pytest.raises(ConnectorError, match="read-only key used for a write"):
+        connector.update_stock({"amount": 1}, target_id="3")
+    exchange = connector.http.exchanges[-1]
+    assert DEMO_LEGACY_READ_KEY not in exchange["url"] and "_key=***" in exchange["url"]  # masked in the log
+
+
+def test_legacy_polls_by_date_range_and_last_renew_date(legacy, simulators):
+    orders = place(simulators, 5, start=int(__import__("time").time()) - 3600)
+    connector = legacy.connector()
+    first = connector.poll("order", None)
+    assert [o["order_id"] for o in first.records] == [o["order_id"] for o in orders]
+    connector.update_shipping({"code": "S", "tracking_number": "JD01"}, target_id=str(orders[2]["order_id"]))
+    again = connector.poll("order", first.cursor)
+    seen = {connector.record_version("order", o) for o in first.records}
+    news = [o["order_id"] for o in again.records if connector.record_version("order", o) not in seen]
+    assert news == [orders[2]["order_id"]]  # the cursor's own second comes back too, already seen
+    assert simulators.xcart.orders[orders[2]["order_id"]]["trackingNumbers"] == [{"value": "JD01"}]
+
+
+def test_legacy_bad_input_carries_the_add_ons_reason(legacy, simulators):
+    with pytest.raises(ConnectorError, match="Input data is incorrect") as bad:
+        legacy.connector()._call("GET", "order", params={"_cnd[orderBy][0]": "date", "_cnd[orderBy][1]": "sideways"})
+    assert bad.value.permanent and bad.value.status == 400
+    # the method override of the add-on: a GET carrying _method=PUT is a write
+    from connectors.xcart.legacy_simulator import DEMO_LEGACY_READ_KEY
+    answer = requests.get(f"{simulators.url}/xcart/admin.php", timeout=5, params={
+        "target": "RESTAPI", "_key": DEMO_LEGACY_READ_KEY, "_path": "product/1", "_method": "PUT"})
+    assert answer.status_code == 403 and answer.content == b""

@@ -15,6 +15,7 @@ import requests
 from werkzeug.routing import Rule
 
 from connectors.signatures import sign
+from connectors.xcart.legacy_simulator import LegacyRestApi
 from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, read_json
 
 DEMO_API_KEY = "demo-xcart-key"
@@ -128,11 +129,13 @@ class XCartSimulator(SimulatorApp):
         self._next_address_id = 1
         self._push_seq = 0
         self._next_item_id = 1
+        self.legacy = LegacyRestApi(self)  # the 5.0-5.4 add-on's API over the same store
         if seed:
             self._seed()
 
     def rules(self):
         return [
+            Rule("/admin.php", endpoint="legacy", methods=["GET", "POST", "PUT", "DELETE"]),
             Rule("/api/orders", endpoint="orders", methods=["GET"]),
             Rule("/api/orders/<int:order_id>", endpoint="order", methods=["GET"]),
             Rule("/api/orders/<int:order_id>/shipping_status", endpoint="shipping_status", methods=["GET", "PUT"]),
@@ -204,6 +207,9 @@ class XCartSimulator(SimulatorApp):
         return {**(extra or {}), **{name: source.get(name, "") for name in fields}}
 
     # API
+
+    def on_legacy(self, request):
+        return self.legacy.handle(request)
 
     def on_orders(self, request):
         args = request.args
