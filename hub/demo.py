@@ -121,6 +121,7 @@ PAYMENT_FLOW = "X-Cart payments to the M3 ledger"
 CUSTOMERS_TO_M3_FLOW = "X-Cart customers to M3"
 CUSTOMERS_TO_XCART_FLOW = "M3 customers to X-Cart"
 SHIPMENT_FLOW = "M3 shipments to X-Cart"
+STATUS_POLL_FLOW = "M3 order status to X-Cart (polled, without ION)"
 STATUS_FLOW = "M3 order status to X-Cart"
 STOCK_FLOW = "M3 stock to X-Cart"
 
@@ -146,7 +147,11 @@ def _mapping(name: str, description: str, rules: list) -> Mapping:
 
 
 def _flow(name: str, **fields) -> Flow:
-    flow, _ = Flow.objects.update_or_create(name=name, defaults={"enabled": True, **fields})
+    flow, created = Flow.objects.get_or_create(name=name, defaults={"enabled": True, **fields})
+    if not created:  # keep what an operator switched on or off
+        fields.pop("enabled", None)
+        Flow.objects.filter(pk=flow.pk).update(**fields)
+        flow.refresh_from_db()
     return flow
 
 
@@ -212,6 +217,12 @@ def seed(simulator_url: str) -> dict:
                         mapping=_mapping("M3 order status -> X-Cart shipping status", "", STATUS_RULES),
                         target=xcart, target_action="shipping.update",
                         description="SyncSalesOrder BODs from ION move the store order's shipping status."),
+        "status_polled": _flow(STATUS_POLL_FLOW, source=m3, source_entity="sales_order", source_event="changed",
+                               only_when="@linked", poll_interval=60, enabled=False,
+                               mapping=_mapping("M3 order status -> X-Cart shipping status", "", STATUS_RULES),
+                               target=xcart, target_action="shipping.update",
+                               description="For tenants without ION: order heads polled (OIS100MI/LstHead); enable it "
+                                           "instead of the BOD flows."),
         "shipment": _flow(SHIPMENT_FLOW, source=m3, source_entity="shipment", source_event="synced",
                           mapping=_mapping("M3 shipment -> X-Cart tracking", "", SHIPMENT_RULES),
                           target=xcart, target_action="shipping.update",

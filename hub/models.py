@@ -19,7 +19,8 @@ class Flow(models.Model):
     only_when = models.CharField(
         max_length=200, blank=True,
         help_text="Comma-separated conditions on the source record, all needed for this flow to apply: "
-                  "a path that must have a value (TrackingNumber) or path=value (paymentStatus.code=P)",
+                  "a path that must have a value (TrackingNumber), path=value (paymentStatus.code=P), "
+                  "or @linked (the record is linked to one in the target)",
     )
     # Polling: for sources that cannot push (M3 stock, Domino documents) or as a safety net.
     poll_interval = models.PositiveIntegerField(

@@ -112,11 +112,14 @@ def applies(flow: Flow, event: InboundEvent) -> bool:
         record = source_record(event)
     except (ConnectorError, ValueError):
         return True  # cannot read the record now: let the delivery attempt say why
-    return all(_condition_holds(record, term.strip()) for term in flow.only_when.split(",") if term.strip())
+    return all(_condition_holds(flow, event, record, term.strip()) for term in flow.only_when.split(",") if term.strip())
 
 
-def _condition_holds(record: dict, term: str) -> bool:
-    """``path`` has a value, or ``path=value`` (compared as text)."""
+def _condition_holds(flow: Flow, event: InboundEvent, record: dict, term: str) -> bool:
+    """``path`` has a value, ``path=value`` (compared as text), or ``@linked``: the record is linked
+    to one in the target (e.g. polled M3 orders that came from this store)."""
+    if term == "@linked":
+        return linked_id(flow, event.source_id) is not None
     path, equals, expected = term.partition("=")
     value = record_value(record, path.strip())
     if equals:

@@ -152,3 +152,23 @@ def test_stock_poll_failure_is_recorded_on_the_flow(setup, simulators):
     assert polling.poll_flow(flow.pk) == []
     flow.refresh_from_db()
     assert "HTTP 503" in flow.last_poll_error and flow.poll_cursor == ""
+
+
+def test_without_ion_order_status_is_polled_for_linked_orders_only(client, setup, simulators):
+    xcart_id, orno = deliver_order(client, setup, simulators)
+    Flow.objects.filter(name=demo.STATUS_POLL_FLOW).update(enabled=True)
+    flow = Flow.objects.get(name=demo.STATUS_POLL_FLOW)
+    requests.post(f"{simulators.url}/ionapi/_sim/orders/{orno}/status", json={"status": "33"}, timeout=5)
+    assert jobs.poll_flow(flow.pk) == 1  # the first snapshot of the one order in M3
+    run_worker()
+    assert simulators.xcart.orders[int(xcart_id)]["shippingStatus"]["code"] == "P"
+    assert jobs.poll_flow(flow.pk) == 0  # unchanged
+    # An order entered in M3 by hand (not from the store) moves: nothing to do, nothing failed.
+    m3 = setup["m3"].connector()
+    batch = m3.mi("OIS100MI", "AddBatchHead", {"CUNO": next(iter(simulators.m3.customers)), "CUOR": "PHONE-1"})[0]["ORNO"]
+    m3.mi("OIS100MI", "AddBatchLine", {"ORNO": batch, "ITNO": "SKU-0001", "ORQT": 1})
+    m3.mi("OIS100MI", "Confirm", {"ORNO": batch})
+    jobs.poll_flow(flow.pk)
+    run_worker()
+    assert not SyncRecord.objects.filter(flow=flow, status=SyncRecord.Status.FAILED).exists()
+    assert SyncRecord.objects.filter(flow=flow).count() == 1

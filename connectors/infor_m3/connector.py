@@ -17,7 +17,7 @@ class M3Connector(Connector):
     kind = "infor_m3"
     label = "Infor M3"
     entities = {
-        "sales_order": {"create", "get", "receive"},
+        "sales_order": {"create", "get", "receive", "poll"},
         "shipment": {"receive"},
         "stock": {"poll"},
         "customer": {"poll", "create", "update", "get", "search"},
@@ -27,7 +27,7 @@ class M3Connector(Connector):
     actions = {"sales_order.create": "create_sales_order", "customer.upsert": "upsert_customer",
                "payment.create": "post_payment"}
     auth_kinds = ("ionapi",)
-    snapshot_entities = frozenset({"stock", "customer"})
+    snapshot_entities = frozenset({"stock", "customer", "sales_order"})
     secret_fields = (
         SecretField("ionapi", ".ionapi file", "Upload the file from ION API > Authorized apps (backend service)."),
         SecretField("ion_inbound_token", "ION inbound token",
@@ -218,8 +218,14 @@ class M3Connector(Connector):
         if entity == "customer":
             # CRS610MI has no list by change date: read them all, the engine keeps the changed ones.
             return Page(self.mi("CRS610MI", "LstByNumber", maxrecs=0), cursor=None, more=False)
+        if entity == "sales_order":
+            # Without ION, order status is polled: the order heads, kept when their status moved.
+            # Orders older than the first open number (settings "poll_from_order") are not read again.
+            records = self.mi("OIS100MI", "LstHead", {"FORN": (self.connection.settings or {}).get("poll_from_order", "")},
+                              maxrecs=0, returncols=["ORNO", "CUNO", "CUOR", "ORST", "ORDT"])
+            return Page([{**r, "status": r["ORST"]} for r in records], cursor=None, more=False)
         if entity != "stock":
-            raise NotImplementedError(f"M3 polling covers stock and customers; {entity} comes through ION BODs")
+            raise NotImplementedError(f"M3 polling covers stock, customers and order status, not {entity}")
         settings = self.connection.settings or {}
         per_warehouse = settings.get("stock_mode", "sum") == "per_warehouse"
         totals: dict[str, dict] = {}
