@@ -61,6 +61,18 @@ class HttpClient:
         from connectors.base import ConnectorError
 
         kwargs.setdefault("timeout", settings.HUB_HTTP_TIMEOUT)
+        try:
+            return self._send(method, url, session_key, log_as, log_request, kwargs)
+        except ConnectorError as exc:
+            # A short Retry-After is honoured here, once; a longer one goes back to the job's retries.
+            if exc.status != 429 or exc.retry_after is None or exc.retry_after > settings.HUB_INLINE_RETRY_AFTER:
+                raise
+            time.sleep(exc.retry_after)
+            return self._send(method, url, session_key, log_as, log_request, kwargs)
+
+    def _send(self, method, url, session_key, log_as, log_request, kwargs) -> requests.Response:
+        from connectors.base import ConnectorError
+
         entry = {
             "call": log_as or f"{method} {redact_url(url).split('?')[0]}",
             "method": method,

@@ -102,7 +102,8 @@ class Faults:
                 answer = Response("Service Unavailable", 503, content_type="text/plain")
             elif self.fail_next > 0:
                 self.fail_next -= 1
-                answer = self._error(self.fail_status)
+                retry = {"Retry-After": str(int(self.retry_after))} if self.fail_status == 429 else None
+                answer = self._error(self.fail_status, retry)
             elif self._roll(self.rate_limit_rate):
                 answer = self._error(429, {"Retry-After": str(int(self.retry_after))})
             elif self._roll(self.error_rate):

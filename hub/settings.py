@@ -104,6 +104,8 @@ HUB_WEBHOOK_MAX_BYTES = env.int("HUB_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(HUB_WEBHOOK_MAX_BYTES, 2_621_440)
 # Seconds to wait before each retry of a transient failure; its length is the number of retries.
 HUB_RETRY_INTERVALS = env.list("HUB_RETRY_INTERVALS", cast=int, default=[10, 30, 120, 600, 1800])
+# A 429 whose Retry-After is at most this many seconds is waited out in place, once.
+HUB_INLINE_RETRY_AFTER = env.float("HUB_INLINE_RETRY_AFTER", default=5.0)
 # Timeout (seconds) of every outbound HTTP call: (connect, read).
 HUB_HTTP_TIMEOUT = (env.float("HUB_HTTP_CONNECT_TIMEOUT", default=5.0), env.float("HUB_HTTP_READ_TIMEOUT", default=30.0))
 

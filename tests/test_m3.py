@@ -55,10 +55,10 @@ def test_credentials_and_transport_errors_say_what_is_wrong(m3, simulators):
         m3.connector().test_connection()
     assert refused.value.permanent
     m3.set_secret("ionapi", json.dumps(demo_ionapi(f"{simulators.url}/ionapi")))
-    requests.post(f"{simulators.url}/ionapi/_control/faults", json={"rate_limit_rate": 1.0, "retry_after": 3}, timeout=5)
+    requests.post(f"{simulators.url}/ionapi/_control/faults", json={"rate_limit_rate": 1.0, "retry_after": 30}, timeout=5)
     with pytest.raises(ConnectorError) as limited:
         m3.connector().test_connection()
-    assert not limited.value.permanent and limited.value.retry_after == 3
+    assert not limited.value.permanent and limited.value.retry_after == 30
     requests.post(f"{simulators.url}/ionapi/_control/reset", timeout=5)
     m3.set_secret("ionapi", '{"ti": "x"}')
     with pytest.raises(ConnectorError, match="lacks ci, cs"):

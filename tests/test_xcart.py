@@ -136,3 +136,11 @@ def test_legacy_bad_input_carries_the_add_ons_reason(legacy, simulators):
     answer = requests.get(f"{simulators.url}/xcart/admin.php", timeout=5, params={
         "target": "RESTAPI", "_key": DEMO_LEGACY_READ_KEY, "_path": "product/1", "_method": "PUT"})
     assert answer.status_code == 403 and answer.content == b""
+
+
+def test_a_short_retry_after_is_waited_out_once(xcart, simulators):
+    requests.post(f"{simulators.url}/xcart/_control/faults",
+                  json={"fail_next": 1, "fail_status": 429, "retry_after": 1}, timeout=5)
+    connector = xcart.connector()
+    assert connector.fetch("product", "1")["sku"] == "SKU-0001"
+    assert [x["status"] for x in connector.http.exchanges] == [429, 200]
