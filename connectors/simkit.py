@@ -9,10 +9,13 @@ import random
 import threading
 import time
 
+import requests
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
+
+from connectors.signatures import sign
 
 
 def json_response(data, status=200, headers=None, content_type="application/json"):
@@ -25,6 +28,32 @@ def read_json(request):
         return json.loads(request.get_data(cache=False) or b"null")
     except ValueError:
         return None
+
+
+PUSH_RETRIES = 5
+PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
+PUSH_TIMEOUT_SECONDS = 5
+
+
+def push(url, secret, webhook_id, payload: bytes):
+    """Post one event the way store add-ons, shop modules and Domino agents do, in the background:
+    Standard Webhooks-signed when there is a secret, retried on network errors and 5xx."""
+    threading.Thread(target=_deliver, args=(url, secret, webhook_id, payload), daemon=True).start()
+
+
+def _deliver(url, secret, webhook_id, payload):
+    for attempt in range(PUSH_RETRIES + 1):
+        if attempt:
+            time.sleep(PUSH_BACKOFF_SECONDS * 2 ** (attempt - 1))
+        headers = {"Content-Type": "application/json"}
+        if secret:  # signed again on each attempt: the timestamp is the attempt's
+            headers.update(sign(secret, webhook_id, payload))
+        try:
+            response = requests.post(url, data=payload, headers=headers, timeout=PUSH_TIMEOUT_SECONDS)
+        except requests.RequestException:
+            continue
+        if response.status_code < 500:
+            return
 
 
 class Faults:

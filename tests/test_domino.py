@@ -3,26 +3,27 @@
 
 import json
 import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.datastructures import Headers
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from connectors.base import ConnectorError
 from connectors.domino import notes
 from connectors.domino.connector import DominoConnector, tokens
 from connectors.domino.simulator import (
-    DEMO_DATABASE, DEMO_PASSWORD, DEMO_SCOPE, DEMO_USER, NOTES_USER, DominoSimulator,
+    DEMO_DATABASE,
+    DEMO_PASSWORD,
+    DEMO_SCOPE,
+    DEMO_USER,
+    NOTES_USER,
+    DominoSimulator,
 )
 from connectors.models import Connection
 from connectors.signatures import new_secret, verify
 from connectors.simulators import SimulatorServer
+from tests.receiver import Receiver
 
 FIXTURES = Path(__file__).parents[1] / "connectors/domino/fixtures"
 AUTH_KINDS = ("basic", "domino_jwt")
@@ -85,31 +86,6 @@ def rest_token(server):
 def rest(server, path, token, method="GET", params=None, **kwargs):
     return requests.request(method, f"{server.url}/domino/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
                             params={"dataSource": DEMO_SCOPE, **(params or {})}, timeout=5, **kwargs)
-
-
-class Receiver:
-    """A webhook endpoint on a free port that records what it gets and answers 202."""
-
-    def __init__(self):
-        self.received = []
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def app(self, environ, start_response):
-        request = Request(environ)
-        self.received.append((Headers(request.headers), request.get_data()))
-        return Response(status=202)(environ, start_response)
-
-    def wait_for(self, count, timeout=5):
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # Notes conventions

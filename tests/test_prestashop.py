@@ -2,23 +2,24 @@
 
 import json
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from werkzeug.datastructures import Headers
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from connectors.prestashop import xml
 from connectors.prestashop.connector import PrestaShopConnector
-from connectors.prestashop.simulator import DEMO_WS_KEY, READ, READONLY_WS_KEY, PrestaShopSimulator
+from connectors.prestashop.simulator import (
+    DEMO_WS_KEY,
+    READ,
+    READONLY_WS_KEY,
+    PrestaShopSimulator,
+)
 from connectors.signatures import new_secret, verify
 from connectors.simulators import SimulatorServer
+from tests.receiver import Receiver
 
 FIXTURE = json.loads((Path(__file__).parents[1] / "connectors/prestashop/fixtures/orders__created.json").read_text())
 
@@ -71,31 +72,6 @@ def refused(action, *args, **kwargs) -> ConnectorError:
     with pytest.raises(ConnectorError) as caught:
         action(*args, **kwargs)
     return caught.value
-
-
-class Receiver:
-    """A webhook endpoint on a free port that records what it gets."""
-
-    def __init__(self):
-        self.received = []
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def app(self, environ, start_response):
-        request = Request(environ)
-        self.received.append((Headers(request.headers), request.get_data()))
-        return Response(status=202)(environ, start_response)
-
-    def wait_for(self, count, timeout=5):
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # Authentication and test_connection

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from hub import demo, jobs
-from hub.models import Flow, Link
+from hub.models import Flow
 from monitoring.models import InboundEvent, SyncRecord
 from tests.helpers import run_worker
 

@@ -1,19 +1,16 @@
 """The X-Cart and M3 simulators over real HTTP. Plain pytest: no Django, no database."""
 
 import json
-import threading
 import time
 
 import pytest
 import requests
-from werkzeug.datastructures import Headers
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from connectors.infor_m3.simulator import demo_ionapi
 from connectors.signatures import new_secret, verify
 from connectors.simulators import SimulatorServer
 from connectors.xcart.simulator import DEMO_API_KEY
+from tests.receiver import Receiver
 
 
 @pytest.fixture(scope="module")
@@ -86,33 +83,6 @@ def m3_order(ionapi, token, cuno, cuor, lines):
     for itno, quantity in lines:
         mi_records(mi(ionapi, token, "OIS100MI/AddBatchLine", ORNO=orno, ITNO=itno, ORQT=quantity))
     return orno, mi_records(mi(ionapi, token, "OIS100MI/Confirm", ORNO=orno))[0]
-
-
-class Receiver:
-    """A webhook endpoint on a free port that records what it gets; the first `failures` answers are 503."""
-
-    def __init__(self, failures=0):
-        self.failures = failures
-        self.received = []
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def app(self, environ, start_response):
-        request = Request(environ)
-        self.received.append((Headers(request.headers), request.get_data()))
-        status = 503 if len(self.received) <= self.failures else 202
-        return Response(status=status)(environ, start_response)
-
-    def wait_for(self, count, timeout=5):
-        deadline = time.monotonic() + timeout
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # X-Cart

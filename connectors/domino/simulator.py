@@ -20,7 +20,6 @@ import quopri
 import random
 import re
 import secrets
-import threading
 import time
 import unicodedata
 import uuid
@@ -29,14 +28,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import lxml.html
-import requests
 from werkzeug.http import HTTP_STATUS_CODES, http_date, parse_date
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from connectors.domino import notes
-from connectors.signatures import sign
-from connectors.simkit import Faults, SimulatorApp, demo_person, demo_product, json_response, read_json
+from connectors.simkit import Faults, SimulatorApp, demo_person, demo_product, json_response, push, read_json
 
 DEMO_USER = "hub/Acme"  # abbreviated; Domino also takes the canonical CN=hub/O=Acme or the short name hub
 DEMO_USER_CANONICAL = "CN=hub/O=Acme"
@@ -63,9 +60,6 @@ VIEWS = {
     "Customers": ("Customer", ("Email", "LastName", "FirstName")),
 }
 
-PUSH_RETRIES = 5
-PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
-PUSH_TIMEOUT_SECONDS = 5
 
 _rest_call = ContextVar("rest_call", default=False)  # which API's error shape the current request gets
 
@@ -780,8 +774,7 @@ class DominoSimulator(SimulatorApp):
         if target[0]:
             event = {"event": "updated", "form": document.form, "unid": document.unid, "document": rendered}
             webhook_id = f"domino-{document.unid}-{document.sequence}"
-            threading.Thread(target=self._push, args=(*target, webhook_id, json.dumps(event).encode()),
-                             daemon=True).start()
+            push(*target, webhook_id, json.dumps(event).encode())
         return json_response(rendered)
 
     def on_sim_agent(self, request):
@@ -792,19 +785,3 @@ class DominoSimulator(SimulatorApp):
             self.webhook_url = body.get("webhook_url", self.webhook_url)
             self.webhook_secret = body.get("webhook_secret", self.webhook_secret)
             return json_response({"webhook_url": self.webhook_url, "webhook_secret_set": bool(self.webhook_secret)})
-
-    @staticmethod
-    def _push(url, secret, webhook_id, payload):
-        """Deliver one change like a Domino agent: signed, retried on network errors and 5xx."""
-        for attempt in range(PUSH_RETRIES + 1):
-            if attempt:
-                time.sleep(PUSH_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            headers = {"Content-Type": "application/json"}
-            if secret:  # signed again on each attempt: the timestamp is the attempt's
-                headers.update(sign(secret, webhook_id, payload))
-            try:
-                response = requests.post(url, data=payload, headers=headers, timeout=PUSH_TIMEOUT_SECONDS)
-            except requests.RequestException:
-                continue
-            if response.status_code < 500:
-                return

@@ -12,20 +12,17 @@ import json
 import random
 import re
 import string
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from difflib import get_close_matches
 
-import requests
 from lxml import etree
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from connectors.prestashop import xml
-from connectors.signatures import sign
-from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, read_json
+from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, push, read_json
 
 DEMO_WS_KEY = "DEMOKEY0PRESTASHOP0SANDBOX000001"
 READONLY_WS_KEY = "READONLY0PRESTASHOP0SANDBOX00002"  # GET on orders, order states, products and stock only
@@ -67,9 +64,6 @@ PAYMENT_MODULES = {1: ("ps_checkpayment", "Payments by check"), 10: ("ps_wirepay
                    13: ("ps_cashondelivery", "Cash on delivery (COD)")}
 CARD_PAYMENT = ("ps_checkout", "Credit card")
 
-PUSH_RETRIES = 5
-PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
-PUSH_TIMEOUT_SECONDS = 5
 
 READ = frozenset({"GET", "HEAD"})
 HTTP_METHODS = {"GET", "PUT", "POST", "PATCH", "DELETE", "HEAD"}
@@ -1044,23 +1038,7 @@ class PrestaShopSimulator(SimulatorApp):
         url, secret = self.webhook_url, self.webhook_secret
         if url:
             payload = json.dumps({"action": action, "entity": "Order", "data": data}).encode()
-            threading.Thread(target=deliver, args=(url, secret, webhook_id, payload), daemon=True).start()
-
-
-def deliver(url, secret, webhook_id, payload):
-    """One push: signed when the module has a secret, retried on network errors and 5xx."""
-    for attempt in range(PUSH_RETRIES + 1):
-        if attempt:
-            time.sleep(PUSH_BACKOFF_SECONDS * 2 ** (attempt - 1))
-        headers = {"Content-Type": "application/json"}
-        if secret:  # signed again on each attempt: the timestamp is the attempt's
-            headers.update(sign(secret, webhook_id, payload))
-        try:
-            response = requests.post(url, data=payload, headers=headers, timeout=PUSH_TIMEOUT_SECONDS)
-        except requests.RequestException:
-            continue
-        if response.status_code < 500:
-            return
+            push(url, secret, webhook_id, payload)
 
 
 def check_order_body(body):

@@ -7,16 +7,13 @@ field names (``order_id``, ``lastRenewDate``, ...). Simulator-only endpoints liv
 
 import json
 import operator
-import threading
 import time
 from datetime import datetime, timezone
 
-import requests
 from werkzeug.routing import Rule
 
-from connectors.signatures import sign
 from connectors.xcart.legacy_simulator import LegacyRestApi
-from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, read_json
+from connectors.simkit import SimulatorApp, demo_person, demo_product, json_response, push, read_json
 
 DEMO_API_KEY = "demo-xcart-key"
 MAX_ITEMS_PER_PAGE = 100
@@ -32,9 +29,6 @@ DATE_OPERATORS = {
 
 PROFILE_FIELDS = {"email", "firstname", "lastname"}
 WRITABLE_PRODUCT_FIELDS = {"sku", "name", "description", "price", "enabled", "weight", "amount"}
-PUSH_RETRIES = 5
-PUSH_BACKOFF_SECONDS = 0.2  # doubled after each failed attempt
-PUSH_TIMEOUT_SECONDS = 5
 
 
 def problem(status, title, detail):
@@ -350,7 +344,7 @@ class XCartSimulator(SimulatorApp):
             self._push_seq += 1
             webhook_id = f"xcart-{topic}-{record_id}-{self._push_seq}"
         payload = json.dumps({"type": topic, "timestamp": datetime.now(timezone.utc).isoformat(), "data": data}).encode()
-        threading.Thread(target=self._push, args=(*target, webhook_id, payload), daemon=True).start()
+        push(*target, webhook_id, payload)
 
     def on_addresses(self, request, profile_id):
         with self.lock:
@@ -388,10 +382,7 @@ class XCartSimulator(SimulatorApp):
             target = (self.webhook_url, self.webhook_secret)
             answer = json_response(order, 201)
         if target[0]:
-            push = threading.Thread(
-                target=self._push, args=(*target, f"xcart-order-{order['order_id']}-created", payload), daemon=True
-            )
-            push.start()
+            push(*target, f"xcart-order-{order['order_id']}-created", payload)
         return answer
 
     def _place_order(self, body):
@@ -445,21 +436,6 @@ class XCartSimulator(SimulatorApp):
         }
         self._next_item_id += 1
         return item
-
-    def _push(self, url, secret, webhook_id, payload):
-        """Deliver one event like a store add-on: signed, retried on network errors and 5xx."""
-        for attempt in range(PUSH_RETRIES + 1):
-            if attempt:
-                time.sleep(PUSH_BACKOFF_SECONDS * 2 ** (attempt - 1))
-            headers = {"Content-Type": "application/json"}
-            if secret:  # signed again on each attempt: the timestamp is the attempt's
-                headers.update(sign(secret, webhook_id, payload))
-            try:
-                response = requests.post(url, data=payload, headers=headers, timeout=PUSH_TIMEOUT_SECONDS)
-            except requests.RequestException:
-                continue
-            if response.status_code < 500:
-                return
 
     def on_sim_addon(self, request):
         body = read_json(request)
