@@ -40,6 +40,18 @@ class InboundEvent:
         return f"{self.entity}.{self.event}"
 
 
+def standard_payload(payload: dict, system: str) -> tuple[str, str, dict]:
+    """(entity, event, data) of a Standard Webhooks style payload ``{"type": "order.created", "data": {...}}``."""
+    topic = payload.get("type")
+    if not isinstance(topic, str) or "." not in topic:
+        raise ValueError(f'{system} push needs "type" like "order.created"')
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        raise ValueError(f'{system} push needs "data" as an object')
+    entity, event = topic.split(".", 1)
+    return entity, event, data
+
+
 @dataclass
 class DeliveryResult:
     target_id: str

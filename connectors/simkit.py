@@ -198,6 +198,19 @@ class SimulatorApp:
             return self.error_response(405, f"Method {request.method} not allowed on {request.path}")
         return getattr(self, "on_" + endpoint)(request, **args)
 
+    # Where the system's add-on / module / agent pushes its events (set over /_sim/...).
+    webhook_url = None
+    webhook_secret = None
+
+    def set_push_target(self, request):
+        body = read_json(request)
+        if not isinstance(body, dict) or not set(body) <= {"webhook_url", "webhook_secret"}:
+            return json_response({"error": "the body takes webhook_url and webhook_secret"}, 400)
+        with self.lock:
+            self.webhook_url = body.get("webhook_url", self.webhook_url)
+            self.webhook_secret = body.get("webhook_secret", self.webhook_secret)
+            return json_response({"webhook_url": self.webhook_url, "webhook_secret_set": bool(self.webhook_secret)})
+
     def on_control_faults(self, request):
         if request.method == "POST":
             try:

@@ -778,10 +778,4 @@ class DominoSimulator(SimulatorApp):
         return json_response(rendered)
 
     def on_sim_agent(self, request):
-        body = read_json(request)
-        if not isinstance(body, dict) or not set(body) <= {"webhook_url", "webhook_secret"}:
-            raise ApiError(400, "the body takes webhook_url and webhook_secret")
-        with self.lock:
-            self.webhook_url = body.get("webhook_url", self.webhook_url)
-            self.webhook_secret = body.get("webhook_secret", self.webhook_secret)
-            return json_response({"webhook_url": self.webhook_url, "webhook_secret_set": bool(self.webhook_secret)})
+        return self.set_push_target(request)

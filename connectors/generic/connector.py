@@ -21,7 +21,15 @@ Pushes are ``{"type": "<entity>.<event>", "data": {...}}`` (the Standard Webhook
 Actions are ``<entity>.create`` (POST) and ``<entity>.upsert`` (PUT/PATCH the linked record, else POST).
 """
 
-from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    DeliveryResult,
+    InboundEvent,
+    Page,
+    SecretField,
+    standard_payload,
+)
 
 
 class GenericRestConnector(Connector):
@@ -135,13 +143,7 @@ class GenericRestConnector(Connector):
 
     # --- pushes -----------------------------------------------------------------------------------------
     def parse_push(self, payload: dict, headers) -> InboundEvent:
-        topic = payload.get("type")
-        if not isinstance(topic, str) or "." not in topic:
-            raise ValueError('a push needs "type" like "order.created"')
-        entity, event = topic.split(".", 1)
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise ValueError('a push needs "data" as an object')
+        entity, event, data = standard_payload(payload, "a")
         source_id = self.record_id(entity, data) if entity in self._spec_all() else str(data.get("id", ""))
         if not source_id:
             raise ValueError(f'the {entity} in "data" has no id')

@@ -1000,13 +1000,7 @@ class PrestaShopSimulator(SimulatorApp):
         return json_response({"order": data})
 
     def on_sim_module(self, request):
-        body = read_json(request)
-        if not isinstance(body, dict) or not set(body) <= {"webhook_url", "webhook_secret"}:
-            raise BadRequest("the body takes webhook_url and webhook_secret")
-        with self.lock:
-            self.webhook_url = body.get("webhook_url", self.webhook_url)
-            self.webhook_secret = body.get("webhook_secret", self.webhook_secret)
-            return json_response({"webhook_url": self.webhook_url, "webhook_secret_set": bool(self.webhook_secret)})
+        return self.set_push_target(request)
 
     def on_sim_webservice(self, request):
         """Advanced Parameters > Webservice > Enable PrestaShop's webservice."""

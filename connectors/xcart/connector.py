@@ -9,7 +9,15 @@ import hashlib
 import json
 import time
 
-from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    DeliveryResult,
+    InboundEvent,
+    Page,
+    SecretField,
+    standard_payload,
+)
 
 
 class XCartConnector(Connector):
@@ -64,13 +72,7 @@ class XCartConnector(Connector):
         return self._call("GET", path, params=params)
 
     def parse_push(self, payload: dict, headers) -> InboundEvent:
-        topic = payload.get("type")
-        if not isinstance(topic, str) or "." not in topic:
-            raise ValueError('an X-Cart push needs "type" like "order.created"')
-        entity, event = topic.split(".", 1)
-        data = payload.get("data")
-        if not isinstance(data, dict):
-            raise ValueError('an X-Cart push needs "data" as an object')
+        entity, event, data = standard_payload(payload, "an X-Cart")
         key = {"order": "order_id", "product": "product_id", "profile": "profileId"}.get(entity, "id")
         source_id = data.get(key, data.get("id"))
         if source_id in (None, ""):

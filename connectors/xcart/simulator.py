@@ -438,10 +438,4 @@ class XCartSimulator(SimulatorApp):
         return item
 
     def on_sim_addon(self, request):
-        body = read_json(request)
-        if not isinstance(body, dict) or not set(body) <= {"webhook_url", "webhook_secret"}:
-            raise BadRequest("the body takes webhook_url and webhook_secret")
-        with self.lock:
-            self.webhook_url = body.get("webhook_url", self.webhook_url)
-            self.webhook_secret = body.get("webhook_secret", self.webhook_secret)
-            return json_response({"webhook_url": self.webhook_url, "webhook_secret_set": bool(self.webhook_secret)})
+        return self.set_push_target(request)
