@@ -32,3 +32,8 @@ test: $(VENV)/.dev
 clean-data:
 	-$(PY) -c "from pathlib import Path; from hub import embedded_redis as r; r.stop(Path('data'))"
 	rm -rf data
+
+## bench: measure the mapping engine and the simulators; figures go to bench/RESULTS.md
+bench: $(VENV)/.dev
+	command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
+	$(PY) bench/run.py
