@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from connectors.infor_m3.ims import IMSView
 from connectors.webhooks import WebhookView
+from monitoring.health import healthz, metrics
 
 admin.site.site_header = "Integration hub"
 admin.site.site_title = "Integration hub"
@@ -12,6 +13,8 @@ urlpatterns = [
     path("webhooks/<slug:slug>/", WebhookView.as_view(), name="webhook"),
     path("ion/<slug:slug>/service/ping", IMSView.as_view(), name="ion-ping"),
     path("ion/<slug:slug>/v3/multipartMessage", IMSView.as_view(), name="ion-message"),
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,54 @@
+"""/healthz and /metrics answer what operators and Prometheus need."""
+
+import re
+
+import pytest
+from rq import Worker
+from rq.cron import CronScheduler
+
+from hub import demo, jobs
+from hub.models import Flow
+from tests.helpers import run_worker, signed_post
+from tests.test_order_flow import order_payload
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_healthz_is_503_until_a_worker_and_the_scheduler_are_alive(client):
+    report = client.get("/healthz")
+    assert report.status_code == 503
+    checks = report.json()["checks"]
+    assert checks["database"]["ok"] and checks["redis"]["ok"]
+    assert not checks["workers"]["ok"] and "no RQ worker" in checks["workers"]["detail"]
+    assert not checks["scheduler"]["ok"]
+
+    queue = jobs._queue()
+    worker = Worker([queue], connection=queue.connection)
+    worker.register_birth()
+    scheduler = CronScheduler(connection=queue.connection)
+    scheduler.register_birth()
+    scheduler.heartbeat()
+    try:
+        healthy = client.get("/healthz")
+        assert healthy.status_code == 200 and healthy.json()["ok"] is True
+        assert healthy.json()["checks"]["workers"]["detail"] == "1 worker(s)"
+    finally:
+        worker.register_death()
+        scheduler.register_death()
+
+
+def test_metrics_count_records_events_and_durations(client, simulators):
+    setup = demo.seed(simulators.url)
+    Flow.objects.filter(name=demo.PAYMENT_FLOW).update(enabled=False)
+    signed_post(client, demo.XCART_SLUG, order_payload(1), setup["webhook_secret"])
+    payload = order_payload(2)
+    payload["data"]["items"][0]["sku"] = "SKU-9999"
+    signed_post(client, demo.XCART_SLUG, payload, setup["webhook_secret"])
+    run_worker()
+    text = client.get("/metrics").content.decode()
+    flow = re.escape(demo.ORDER_FLOW)
+    assert re.search(rf'hub_sync_records_total{{flow="{flow}",status="synced"}} 1.0', text)
+    assert re.search(rf'hub_sync_records_total{{flow="{flow}",status="failed"}} 1.0', text)
+    assert re.search(r'hub_inbound_events_total{connection="xcart-demo",status="processed"} 1.0', text)
+    assert re.search(rf'hub_attempt_duration_seconds_count{{flow="{flow}"}} 2.0', text)
+    assert re.search(rf'hub_attempt_duration_seconds_bucket{{flow="{flow}",le="\+Inf"}} 2.0', text)
