@@ -186,7 +186,8 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bo
             record.target_id, record.status, record.error = target_id, SyncRecord.Status.SYNCED, ""
         else:
             calling = event.connection_id
-            mapped = compiled(mapping)(source_record(event))
+            source = record.source_override if record.source_override is not None else source_record(event)
+            mapped = compiled(mapping)(source)
             record.mapped, record.mapping_version = mapped, mapping.version
             calling = flow.target_id
             result = target.perform(flow.target_action, mapped, target_id=target_id)

@@ -1,7 +1,10 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from hub import jobs
@@ -79,7 +82,7 @@ class SyncRecordAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["flow"]
     fields = ["flow", "event", "source_id", "target_id", "status", "error", "attempt_count", "mapping_version",
-              "mapped_pretty", "created_at", "updated_at", "synced_at"]
+              "edit_and_replay", "mapped_pretty", "override_pretty", "created_at", "updated_at", "synced_at"]
     readonly_fields = fields
     inlines = [SyncAttemptInline]
     actions = ["replay"]
@@ -88,11 +91,52 @@ class SyncRecordAdmin(ReadOnlyAdmin):
     def error_short(self, obj):
         return obj.error[:120]
 
+    @admin.display(description="fix the source")
+    def edit_and_replay(self, obj):
+        if obj.status == SyncRecord.Status.SYNCED:
+            return "synced; nothing to fix"
+        url = reverse("admin:monitoring_syncrecord_edit_replay", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Edit the source record and replay</a>', url)
+
+    @admin.display(description="corrected source record (used instead of the event's)")
+    def override_pretty(self, obj):
+        if obj.source_override is None:
+            return "none: the event's record is used"
+        return format_html("{} (by {})", _pretty(obj.source_override), obj.source_override_by or "?")
+
+    def get_urls(self):
+        return [path("<int:record_id>/edit-replay/", self.admin_site.admin_view(self.edit_replay_view),
+                     name="monitoring_syncrecord_edit_replay"), *super().get_urls()]
+
+    def edit_replay_view(self, request, record_id):
+        """The operator corrects the source record (JSON, checked) and replays; the event is kept as sent."""
+        record = get_object_or_404(SyncRecord.objects.select_related("event__connection", "flow"), pk=record_id)
+        if not self.has_replay_permission(request):
+            return redirect("admin:monitoring_syncrecord_change", record_id)
+        if request.method == "POST":
+            form = SourceRecordForm(request.POST)
+            if form.is_valid():
+                SyncRecord.objects.filter(pk=record.pk).update(
+                    source_override=form.cleaned_data["record"], source_override_by=request.user.get_username(),
+                    status=SyncRecord.Status.PENDING)
+                transaction.on_commit(lambda: jobs.enqueue_replay(record.pk))
+                self.message_user(request, "Corrected record saved; replaying.", messages.SUCCESS)
+                return redirect("admin:monitoring_syncrecord_change", record.pk)
+        else:
+            form = SourceRecordForm(initial={"record": json.dumps(_current_source(record), indent=2, ensure_ascii=False)})
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "record": record, "form": form,
+                   "title": f"Edit and replay {record}"}
+        return render(request, "admin/monitoring/edit_replay.html", context)
+
+    def has_replay_permission(self, request):
+        """Replaying writes to other systems: it takes the change permission on sync records."""
+        return request.user.has_perm("monitoring.change_syncrecord")
+
     @admin.display(description="mapped output (last attempt)")
     def mapped_pretty(self, obj):
         return _pretty(obj.mapped)
 
-    @admin.action(description="Replay selected records")
+    @admin.action(description="Replay selected records", permissions=["replay"])
     def replay(self, request, queryset):
         replayable = queryset.exclude(status=SyncRecord.Status.SYNCED)
         ids = list(replayable.values_list("id", flat=True))
@@ -103,3 +147,29 @@ class SyncRecordAdmin(ReadOnlyAdmin):
         transaction.on_commit(lambda: queued.extend(i for i in ids if jobs.enqueue_replay(i)))
         note = f" ({skipped} already synced, left alone)" if skipped else ""
         self.message_user(request, f"Replaying {len(ids)} record(s){note}.", messages.SUCCESS)
+
+
+class SourceRecordForm(forms.Form):
+    record = forms.CharField(widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "style": "font-family: monospace"}),
+                             help_text="The source record as JSON. The event keeps what the sender sent.")
+
+    def clean_record(self):
+        try:
+            value = json.loads(self.cleaned_data["record"])
+        except ValueError as exc:
+            raise forms.ValidationError(f"not valid JSON: {exc}") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("the source record must be a JSON object")
+        return value
+
+
+def _current_source(record: SyncRecord) -> dict:
+    """What the next attempt would map: the correction if there is one, else the event's record."""
+    if record.source_override is not None:
+        return record.source_override
+    from hub.pipeline import source_record
+
+    try:
+        return source_record(record.event)
+    except Exception as exc:  # the source may be unreachable now; the operator still gets the raw body
+        return {"_could_not_read_the_source": str(exc), "raw_body": record.event.body}

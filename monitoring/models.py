@@ -57,6 +57,10 @@ class SyncRecord(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     mapping_version = models.PositiveIntegerField(null=True, blank=True, help_text="Version of the mapping used by the last attempt")
     mapped = models.JSONField(null=True, blank=True, help_text="Output of the mapping in the last attempt")
+    # Edit-and-replay: the operator's corrected source record, used instead of the event's from
+    # then on; the event keeps what the sender really sent.
+    source_override = models.JSONField(null=True, blank=True)
+    source_override_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     synced_at = models.DateTimeField(null=True, blank=True)

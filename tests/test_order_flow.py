@@ -249,3 +249,42 @@ def test_secret_is_encrypted_in_the_database(setup):
     assert setup["webhook_secret"].encode() not in raw and b"demo-xcart-key" not in raw
     assert b"webhook_secret" not in raw  # not even the names are readable
     assert Connection.objects.get(slug=demo.XCART_SLUG).secret("api_key") == "demo-xcart-key"
+
+
+def test_edit_and_replay_fixes_a_bad_payload_and_keeps_the_original(client, setup):
+    payload = order_payload()
+    payload["data"]["items"][0]["sku"] = "sku-0001 "  # the store sent a malformed SKU
+    signed_post(client, demo.XCART_SLUG, payload, setup["webhook_secret"])
+    run_worker()
+    record = SyncRecord.objects.get(flow__name=demo.ORDER_FLOW)
+    assert record.status == SyncRecord.Status.FAILED and "sku-0001" in record.error
+    User.objects.create_superuser("operator", "op@example.org", "pw")
+    client.login(username="operator", password="pw")
+    page = client.get(f"/admin/monitoring/syncrecord/{record.pk}/edit-replay/")
+    assert page.status_code == 200 and "sku-0001 " in page.content.decode()
+
+    refused = client.post(f"/admin/monitoring/syncrecord/{record.pk}/edit-replay/", {"record": "{not json"})
+    assert refused.status_code == 200 and "not valid JSON" in refused.content.decode()
+    fixed = json.loads(json.dumps(payload["data"]))
+    fixed["items"][0]["sku"] = "SKU-0001"
+    saved = client.post(f"/admin/monitoring/syncrecord/{record.pk}/edit-replay/", {"record": json.dumps(fixed)})
+    assert saved.status_code == 302
+    run_worker()
+    record.refresh_from_db()
+    assert record.status == SyncRecord.Status.SYNCED, record.error
+    assert record.source_override_by == "operator"
+    assert json.loads(InboundEvent.objects.get().body)["data"]["items"][0]["sku"] == "sku-0001 "  # as sent
+    _, _, orders = m3_orders(setup)
+    assert len(orders) == 1
+    trace = client.get(f"/admin/monitoring/syncrecord/{record.pk}/change/").content.decode()
+    assert "Corrected source record" in trace and "SKU-0001" in trace
+
+
+def test_replay_needs_the_change_permission(client, setup):
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_syncrecord"))
+    client.login(username="viewer", password="pw")
+    listing = client.get("/admin/monitoring/syncrecord/").content.decode()
+    assert "Replay selected records" not in listing
