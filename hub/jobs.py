@@ -7,7 +7,6 @@ import django_rq
 import redis
 from django.conf import settings
 from django.utils import timezone
-from rq import Retry, get_current_job
 
 from hub import pipeline
 
@@ -38,24 +37,24 @@ def empty_queue() -> None:
         queue.scheduled_job_registry.remove(job_id, delete_job=True)
 
 
-def _retry():
-    intervals = settings.HUB_RETRY_INTERVALS
-    return Retry(max=len(intervals), interval=intervals) if intervals else None
-
-
-def _last_try() -> bool:
-    job = get_current_job()
-    return job is None or not job.retries_left
-
-
 def _enqueue(func, arg) -> bool:
     """Enqueue, or leave the work to the sweeper when Redis is unreachable: the row is stored."""
     try:
-        _queue().enqueue(func, arg, retry=_retry())
+        _queue().enqueue(func, arg)
         return True
     except redis.RedisError as exc:
         log.warning("could not enqueue %s(%s): %s; the sweeper will pick it up", func.__name__, arg, exc)
         return False
+
+
+def _schedule_retries(retries: list[tuple[int, float]]) -> None:
+    """Replay each record after its delay (RQ's scheduler); if Redis refuses, the sweeper finds
+    the record by its next_attempt_at."""
+    for record_id, delay in retries:
+        try:
+            _queue().enqueue_in(timedelta(seconds=delay), replay_record, record_id)
+        except redis.RedisError as exc:
+            log.warning("could not schedule the retry of record %s: %s; the sweeper will", record_id, exc)
 
 
 def enqueue_event(event_id: int) -> bool:
@@ -73,14 +72,16 @@ def _locked(name: str):
 
 def process_event(event_id: int) -> None:
     with _locked(f"event:{event_id}"):
-        pipeline.process_event(event_id, last_try=_last_try())
+        retries = pipeline.process_event(event_id)
+    _schedule_retries(retries)
 
 
 def replay_record(record_id: int) -> None:
     from monitoring.models import SyncRecord
 
     with _locked(f"event:{SyncRecord.objects.values_list('event_id', flat=True).get(pk=record_id)}"):
-        pipeline.replay_record(record_id, last_try=_last_try())
+        retries = pipeline.replay_record(record_id)
+    _schedule_retries(retries)
 
 
 def poll_flow(flow_id: int) -> int:
@@ -125,6 +126,10 @@ def sweep_unqueued_events(older_than_seconds: int = 60) -> int:
     count = 0
     for event_id in stuck.values_list("id", flat=True).distinct()[:1000]:
         count += enqueue_event(event_id)
+    # Retries whose scheduled job never ran (Redis lost it, or was down when it was scheduled).
+    overdue = SyncRecord.objects.filter(status=SyncRecord.Status.RETRYING, next_attempt_at__lt=cutoff)
+    for record_id in overdue.values_list("id", flat=True)[:1000]:
+        count += enqueue_replay(record_id)
     if count:
         log.info("sweeper enqueued %s stored events", count)
     return count

@@ -1,6 +1,8 @@
+import random
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.db import models
 
 
@@ -22,6 +24,11 @@ class Flow(models.Model):
                   "a path that must have a value (TrackingNumber), path=value (paymentStatus.code=P), "
                   "or @linked (the record is linked to one in the target)",
     )
+    # Retries of transient failures: exponential backoff with jitter; empty means the settings' default.
+    max_attempts = models.PositiveIntegerField(null=True, blank=True,
+                                               help_text="Attempts before a record is dead-lettered (default HUB_MAX_ATTEMPTS)")
+    retry_backoff = models.FloatField(null=True, blank=True,
+                                      help_text="Seconds before the first retry, doubled each time (default HUB_RETRY_BACKOFF)")
     # Polling: for sources that cannot push (M3 stock, Domino documents) or as a safety net.
     poll_interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds between polls of the source; empty when the source pushes events"
@@ -35,6 +42,18 @@ class Flow(models.Model):
 
     def __str__(self):
         return self.name
+
+    def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt``: doubling, capped, with jitter
+        (half to all of it, so a crowd of retries does not come back at once), never before the
+        system's Retry-After."""
+        base = self.retry_backoff if self.retry_backoff is not None else settings.HUB_RETRY_BACKOFF
+        delay = min(settings.HUB_RETRY_MAX_DELAY, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        return max(delay, retry_after or 0)
+
+    @property
+    def attempts_allowed(self) -> int:
+        return self.max_attempts or settings.HUB_MAX_ATTEMPTS
 
     @property
     def target_entity(self) -> str:

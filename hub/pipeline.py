@@ -1,12 +1,14 @@
 """The path a record travels after ingest: resolve flows, enrich, map, link, deliver, record.
 
 Each step's failure ends up on a SyncRecord row an operator can read: mapping errors and business
-errors are permanent (fix, then Replay), network trouble is transient (RQ retries the job).
+errors are permanent (fix, then Replay), network trouble is transient: the record is replayed
+later by its flow's retry policy, until its attempts are used up and it is dead-lettered.
 """
 
 import json
 import logging
 import time
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -20,10 +22,6 @@ from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
 log = logging.getLogger(__name__)
 
 
-class TransientFailure(Exception):
-    """Raised out of the job so that RQ schedules a retry."""
-
-
 def flows_for(event: InboundEvent):
     entity, _, action = event.topic.partition(".")
     return list(
@@ -33,42 +31,41 @@ def flows_for(event: InboundEvent):
     )
 
 
-def process_event(event_id: int, *, last_try: bool) -> None:
-    """Run every flow subscribed to the event; raise TransientFailure if any should be retried."""
+def process_event(event_id: int) -> list[tuple[int, float]]:
+    """Run every flow subscribed to the event; return (record id, delay) of those to retry."""
     event = InboundEvent.objects.select_related("connection").filter(pk=event_id).first()
     if event is None:  # purged (retention, a reset demo) after the job was queued: nothing to do
         log.warning("event %s no longer exists; job dropped", event_id)
-        return
+        return []
     flows = flows_for(event)
     if not flows:
         event.status, event.error = InboundEvent.Status.IGNORED, f"no enabled flow for {event.connection.slug} {event.topic}"
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "processed_at"])
-        return
+        return []
     echo = echo_of(event)
     if echo:
         event.status, event.error = InboundEvent.Status.IGNORED, echo
         event.processed_at = timezone.now()
         event.save(update_fields=["status", "error", "processed_at"])
-        return
+        return []
     flows = [flow for flow in flows if applies(flow, event)]
-    retry = False
+    retries = []
     for flow in flows:
         record, _ = SyncRecord.objects.get_or_create(event=event, flow=flow, defaults={"source_id": event.source_id})
         if record.status in (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED):
             continue  # settled by an earlier run of this job; only Replay runs it again
-        retry |= deliver(record, event, flow, last_try=last_try) == SyncRecord.Status.RETRYING
+        if deliver(record, event, flow) == SyncRecord.Status.RETRYING:
+            retries.append((record.pk, record.retry_delay))
     finish_event(event)
-    if retry:
-        raise TransientFailure(f"event {event_id}: a flow will be retried")
+    return retries
 
 
-def replay_record(record_id: int, *, last_try: bool) -> None:
+def replay_record(record_id: int) -> list[tuple[int, float]]:
     record = SyncRecord.objects.select_related("event__connection", "flow__source", "flow__target", "flow__mapping").get(pk=record_id)
-    status = deliver(record, record.event, record.flow, last_try=last_try)
+    status = deliver(record, record.event, record.flow)
     finish_event(record.event)
-    if status == SyncRecord.Status.RETRYING:
-        raise TransientFailure(f"record {record_id} will be retried")
+    return [(record.pk, record.retry_delay)] if status == SyncRecord.Status.RETRYING else []
 
 
 def finish_event(event: InboundEvent) -> None:
@@ -169,10 +166,15 @@ def linked_id(flow: Flow, source_id: str) -> str | None:
                                target_id=source_id).values_list("source_id", flat=True).first()
 
 
-def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bool) -> str:
-    """One attempt at one record. Returns the record's new status; never raises for a sync failure."""
+def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
+    """One attempt at one record. Returns the record's new status; never raises for a sync failure.
+
+    A transient failure leaves the record retrying with ``record.retry_delay`` set, unless it was
+    the flow's last allowed attempt: then the record is dead-lettered (failed) with its history."""
     started_at, clock = timezone.now(), time.perf_counter()
     number = record.attempt_count + 1
+    last_try = number >= flow.attempts_allowed
+    retry_after = None
     mapping = flow.mapping
     target = flow.target.connector()
     attempt = SyncAttempt(record=record, number=number, started_at=started_at, mapping_version=mapping.version)
@@ -203,6 +205,7 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bo
             attempt.outcome = SyncAttempt.Outcome.PERMANENT
         else:
             attempt.outcome = SyncAttempt.Outcome.GAVE_UP if last_try else SyncAttempt.Outcome.TRANSIENT
+            retry_after = exc.retry_after
         attempt.error = exc.message
         Connection.objects.filter(pk=calling).update(last_error=exc.message, last_error_at=timezone.now())
     except Exception as exc:  # a bug or bad stored data: still a visible, replayable failure
@@ -216,6 +219,10 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow, *, last_try: bo
     attempt.duration_ms = int((time.perf_counter() - clock) * 1000)
     record.attempt_count = number
     record.synced_at = timezone.now() if record.status == SyncRecord.Status.SYNCED else None
+    record.retry_delay = flow.retry_delay(number, retry_after) if record.status == SyncRecord.Status.RETRYING else None
+    record.next_attempt_at = (timezone.now() + timedelta(seconds=record.retry_delay)) if record.retry_delay else None
+    if attempt.outcome == SyncAttempt.Outcome.GAVE_UP:
+        attempt.note = f"dead-lettered after {number} attempts; Replay sends it again"
     with transaction.atomic():
         attempt.save()
         record.save()

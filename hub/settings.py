@@ -102,8 +102,11 @@ REST_FRAMEWORK = {
 # Largest webhook body accepted; larger ones get 413 before they are read.
 HUB_WEBHOOK_MAX_BYTES = env.int("HUB_WEBHOOK_MAX_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(HUB_WEBHOOK_MAX_BYTES, 2_621_440)
-# Seconds to wait before each retry of a transient failure; its length is the number of retries.
-HUB_RETRY_INTERVALS = env.list("HUB_RETRY_INTERVALS", cast=int, default=[10, 30, 120, 600, 1800])
+# Retries of transient failures (flows may set their own): attempts in all, the first wait in
+# seconds (doubled after each failure, with jitter), and the longest wait.
+HUB_MAX_ATTEMPTS = env.int("HUB_MAX_ATTEMPTS", default=8)
+HUB_RETRY_BACKOFF = env.float("HUB_RETRY_BACKOFF", default=10.0)
+HUB_RETRY_MAX_DELAY = env.float("HUB_RETRY_MAX_DELAY", default=3600.0)
 # A 429 whose Retry-After is at most this many seconds is waited out in place, once.
 HUB_INLINE_RETRY_AFTER = env.float("HUB_INLINE_RETRY_AFTER", default=5.0)
 # Timeout (seconds) of every outbound HTTP call: (connect, read).

@@ -64,10 +64,12 @@ class SyncRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     synced_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a retrying record is tried again")
 
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["event", "flow"], name="one_record_per_event_and_flow")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self):
         return f"{self.flow} #{self.source_id}"

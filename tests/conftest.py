@@ -22,8 +22,10 @@ def clean_redis():
 
 @pytest.fixture
 def fast_retries(settings):
-    settings.HUB_RETRY_INTERVALS = [1, 1, 1]
-    return settings.HUB_RETRY_INTERVALS
+    """Four attempts, the first retry after 0.25-0.5 s (flows without their own policy)."""
+    settings.HUB_RETRY_BACKOFF = 0.5
+    settings.HUB_MAX_ATTEMPTS = 4
+    return settings.HUB_MAX_ATTEMPTS
 
 
 @pytest.fixture(scope="session", autouse=True)
