@@ -98,6 +98,12 @@ class Command(BaseCommand):
         if settings.EMBEDDED_REDIS:
             # Started when Django loaded (hub.apps); the demo owns it and stops it on the way out.
             self.stdout.write(f"  embedded Redis on {settings.REDIS_URL}")
+        # Before any worker starts: jobs of the previous run point at the events cleared here.
+        jobs.empty_queue()
+        cleared = demo.reset_activity()
+        if cleared:
+            self.stdout.write(f"  cleared {cleared} events of the previous demo run (the simulators start empty)")
+
         sim_url = f"http://127.0.0.1:{simulator_port}"
         web_url = f"http://127.0.0.1:{port}"
         self.spawn("simulators", ["manage.py", "simulate", "--port", str(simulator_port)])
@@ -105,15 +111,11 @@ class Command(BaseCommand):
         for n in (1, 2):  # the initial loads (stock, catalogue, customers) are a few thousand jobs
             self.spawn(f"RQ worker {n}", ["manage.py", "rqworker", "default", "--worker-class", "rq.worker.SimpleWorker",
                                           *(["--with-scheduler"] if n == 1 else [])])
-        self.spawn("RQ cron", ["manage.py", "rqcron", "hub.cron"])
         wait_for(f"{sim_url}/xcart/_control/faults", "simulators")
         wait_for(f"{web_url}/admin/login/", "web server")
 
-        cleared = demo.reset_activity()
-        jobs.empty_queue()  # jobs of the previous run point at the events just cleared
-        if cleared:
-            self.stdout.write(f"  cleared {cleared} events of the previous demo run (the simulators start empty)")
         config = demo.seed(sim_url)
+        self.spawn("RQ cron", ["manage.py", "rqcron", "hub.cron"])  # polls start once the sandbox answers
         requests.post(f"{sim_url}/xcart/_sim/addon", timeout=5, json={
             "webhook_url": f"{web_url}/webhooks/{demo.XCART_SLUG}/", "webhook_secret": config["webhook_secret"]})
         requests.post(f"{sim_url}/ionapi/_sim/ion", timeout=5, json={
