@@ -25,6 +25,7 @@ class Connection(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("pause_connection", "Can pause and resume connections")]
 
     def __str__(self):
         return self.name

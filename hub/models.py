@@ -39,6 +39,7 @@ class Flow(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("pause_flow", "Can pause and resume flows")]
 
     def __str__(self):
         return self.name

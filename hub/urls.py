@@ -13,6 +13,7 @@ urlpatterns = [
     path("webhooks/<slug:slug>/", WebhookView.as_view(), name="webhook"),
     path("ion/<slug:slug>/service/ping", IMSView.as_view(), name="ion-ping"),
     path("ion/<slug:slug>/v3/multipartMessage", IMSView.as_view(), name="ion-message"),
+    path("api/", include("hub.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("admin/rq/", include("django_rq.urls")),

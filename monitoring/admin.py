@@ -129,8 +129,8 @@ class SyncRecordAdmin(ReadOnlyAdmin):
         return render(request, "admin/monitoring/edit_replay.html", context)
 
     def has_replay_permission(self, request):
-        """Replaying writes to other systems: it takes the change permission on sync records."""
-        return request.user.has_perm("monitoring.change_syncrecord")
+        """Replaying writes to other systems: it takes its own permission (the Operator role has it)."""
+        return request.user.has_perm("monitoring.replay_syncrecord")
 
     @admin.display(description="mapped output (last attempt)")
     def mapped_pretty(self, obj):

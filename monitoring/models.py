@@ -70,6 +70,7 @@ class SyncRecord(models.Model):
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["event", "flow"], name="one_record_per_event_and_flow")]
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        permissions = [("replay_syncrecord", "Can replay sync records (edit and replay too)")]
 
     def __str__(self):
         return f"{self.flow} #{self.source_id}"

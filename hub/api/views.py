@@ -1,0 +1,160 @@
+"""The REST API under /api/: what the admin shows and does, for scripts and other systems.
+
+Token (DRF authtoken) or session authentication. Reading needs the model's view permission,
+changes its add/change/delete permission; replaying and pausing have permissions of their own
+(replay_syncrecord, pause_flow, pause_connection). The roles (Django groups made by a migration:
+Admin, Integrator, Operator, Viewer) bundle those permissions.
+"""
+
+from django.db import transaction
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from connectors.models import Connection
+from hub import jobs
+from hub.api import serializers as s
+from hub.models import Flow
+from mappings.models import Mapping
+from monitoring.models import InboundEvent, SyncRecord
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """DRF's model permissions, with reading guarded by the view permission too."""
+
+    perms_map = {**permissions.DjangoModelPermissions.perms_map,
+                 "GET": ["%(app_label)s.view_%(model_name)s"], "HEAD": ["%(app_label)s.view_%(model_name)s"]}
+
+
+def _set_enabled(viewset, request, enabled: bool):
+    obj = viewset.get_object()
+    type(obj).objects.filter(pk=obj.pk).update(enabled=enabled)
+    obj.refresh_from_db()
+    return Response(viewset.get_serializer(obj).data)
+
+
+class PausePermission(permissions.BasePermission):
+    def has_permission(self, request, view):
+        model = view.queryset.model._meta
+        return request.user.has_perm(f"{model.app_label}.pause_{model.model_name}")
+
+
+class PausableMixin:
+    def get_permissions(self):
+        if self.action in ("pause", "resume"):  # operators may pause what they may not edit
+            return [permissions.IsAuthenticated(), PausePermission()]
+        return super().get_permissions()
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return _set_enabled(self, request, False)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return _set_enabled(self, request, True)
+
+
+class ConnectionViewSet(PausableMixin, viewsets.ModelViewSet):
+    queryset = Connection.objects.all()
+    serializer_class = s.ConnectionSerializer
+    permission_classes = [ModelPermissions]
+
+
+class FlowViewSet(PausableMixin, viewsets.ModelViewSet):
+    queryset = Flow.objects.all()
+    serializer_class = s.FlowSerializer
+    permission_classes = [ModelPermissions]
+
+
+class MappingViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Mapping.objects.order_by("name").prefetch_related("rules")
+    serializer_class = s.MappingSerializer
+    permission_classes = [ModelPermissions]
+
+
+class InboundEventViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = InboundEvent.objects.select_related("connection")
+    serializer_class = s.InboundEventSerializer
+    permission_classes = [ModelPermissions]
+
+    def get_queryset(self):
+        events, params = super().get_queryset(), self.request.query_params
+        if params.get("connection"):
+            events = events.filter(connection__slug=params["connection"])
+        if params.get("status"):
+            events = events.filter(status=params["status"])
+        if params.get("source_id"):
+            events = events.filter(source_id=params["source_id"])
+        return events
+
+
+class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sync records with the admin's filters: flow, connection, status, entity, date, and ``q``: any id
+    a person has in hand (store order id, M3 order number, reference, e-mail in the error)."""
+
+    queryset = SyncRecord.objects.select_related("flow").prefetch_related("attempts")
+    serializer_class = s.SyncRecordSerializer
+    permission_classes = [ModelPermissions]
+
+    def get_queryset(self):
+        records, params = super().get_queryset(), self.request.query_params
+        if params.get("flow"):
+            records = records.filter(flow_id=params["flow"])
+        if params.get("connection"):
+            records = records.filter(Q(flow__source__slug=params["connection"]) | Q(flow__target__slug=params["connection"]))
+        if params.get("status"):
+            records = records.filter(status=params["status"])
+        if params.get("entity"):
+            records = records.filter(flow__source_entity=params["entity"])
+        if params.get("since"):
+            records = records.filter(created_at__gte=params["since"])
+        if params.get("until"):
+            records = records.filter(created_at__lte=params["until"])
+        if params.get("q"):
+            q = params["q"]
+            records = records.filter(Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q))
+        return records
+
+    def _replay(self, ids: list[int]) -> Response:
+        records = SyncRecord.objects.filter(pk__in=ids).exclude(status=SyncRecord.Status.SYNCED)
+        replayed = list(records.values_list("id", flat=True))
+        records.update(status=SyncRecord.Status.PENDING)
+        transaction.on_commit(lambda: [jobs.enqueue_replay(i) for i in replayed])
+        return Response({"replayed": replayed}, status=202)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        return self._replay([self.get_object().pk])
+
+    @extend_schema(request=s.ReplayFilterSerializer)
+    @action(detail=False, methods=["post"], url_path="replay")
+    def replay_filtered(self, request):
+        """Replay every failed record that matches: flow, error text, created between since and until."""
+        given = s.ReplayFilterSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        records = SyncRecord.objects.filter(status=SyncRecord.Status.FAILED)
+        f = given.validated_data
+        if "flow" in f:
+            records = records.filter(flow_id=f["flow"])
+        if "error_contains" in f:
+            records = records.filter(error__icontains=f["error_contains"])
+        if "since" in f:
+            records = records.filter(created_at__gte=f["since"])
+        if "until" in f:
+            records = records.filter(created_at__lte=f["until"])
+        return self._replay(list(records.values_list("id", flat=True)[:10_000]))
+
+    def get_permissions(self):
+        if self.action in ("replay", "replay_filtered"):
+            return [permissions.IsAuthenticated(), ReplayPermission()]
+        return super().get_permissions()
+
+
+class ReplayPermission(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return request.user.has_perm("monitoring.replay_syncrecord")
