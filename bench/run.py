@@ -94,6 +94,48 @@ def bench_simulators(seconds: int = 10) -> list[dict]:
         server.wait(timeout=10)
 
 
+def bench_worker(events: int = 300) -> dict:
+    """Records/s one non-forking RQ worker delivers with today's design (one job per event): X-Cart
+    orders into M3 through the simulators in their own process (customer look-up, CUOR check, batch
+    head, two lines, confirm: six MI calls per order)."""
+    import json
+
+    import django_rq
+    from django.test import Client
+    from rq import SimpleWorker
+
+    from connectors.signatures import sign
+    from hub import demo
+    from hub.models import Flow
+    from monitoring.models import InboundEvent, SyncRecord
+
+    port = SIM_PORT + 1
+    server = subprocess.Popen([sys.executable, "manage.py", "simulate", "--port", str(port)], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(3)
+        config = demo.seed(f"http://127.0.0.1:{port}")
+        Flow.objects.exclude(name=demo.ORDER_FLOW).update(enabled=False)
+        queue = django_rq.get_queue("default")
+        queue.empty()
+        order = json.loads((ROOT / "connectors/xcart/fixtures/orders__created.json").read_text())
+        client = Client(HTTP_HOST="127.0.0.1")
+        for n in range(events):
+            order["data"].update(order_id=10_000 + n, orderNumber=str(10_000 + n))
+            body = json.dumps(order).encode()
+            client.post(f"/webhooks/{demo.XCART_SLUG}/", data=body, content_type="application/json",
+                        headers=sign(config["webhook_secret"], f"bench-{n}", body))
+        assert InboundEvent.objects.count() == events
+        started = time.perf_counter()
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        elapsed = time.perf_counter() - started
+        synced = SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count()
+        return {"events": events, "synced": synced, "seconds": elapsed, "per_second": synced / elapsed}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
@@ -104,6 +146,7 @@ def main():
     with tempfile.TemporaryDirectory() as data_dir:
         setup_django(data_dir)
         mapping = bench_mapping()
+        worker = bench_worker()
     simulators = bench_simulators()
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -113,6 +156,11 @@ def main():
         f"A compiled mapping of {mapping['fields']} rules (a 30-field order with 5 lines: lookup, join, dates, "
         f"decimals) applied {mapping['records']:,} times: **{mapping['per_second']:,.0f} records/s** "
         f"({mapping['seconds']:.2f} s). Target (issue 4): 50,000 records/s.", "",
+        "## One worker, end to end (today's design: one RQ job per event)", "",
+        f"{worker['events']} signed X-Cart order webhooks ingested, then one non-forking RQ worker (SimpleWorker) "
+        f"delivers them to the M3 simulator (six MI calls per order): **{worker['per_second']:,.1f} records/s** "
+        f"({worker['synced']} synced in {worker['seconds']:.1f} s). Issue 5 targets 1,500 records/s per worker "
+        "with batch draining.", "",
         "## Simulators (`manage.py simulate`, one process, threaded Werkzeug server)", "",
         "wrk, 2 threads, 8 connections, keep-alive, 10 s per endpoint:", "",
         "| endpoint | requests/s | p99 |", "|---|---|---|",
