@@ -6,3 +6,4 @@ from hub import jobs
 
 cron.register(jobs.sweep_unqueued_events, "default", interval=60)
 cron.register(jobs.schedule_polls, "default", interval=10)
+cron.register(jobs.purge_old_payloads, "default", cron="30 3 * * *")  # daily, at night

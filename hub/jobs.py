@@ -133,3 +133,21 @@ def sweep_unqueued_events(older_than_seconds: int = 60) -> int:
     if count:
         log.info("sweeper enqueued %s stored events", count)
     return count
+
+
+def purge_old_payloads() -> int:
+    """Retention: empty the bodies of events and the calls of attempts older than HUB_RETENTION_DAYS.
+
+    The summaries stay (ids, statuses, errors, durations): the log still says what happened, it
+    no longer keeps what was sent. Run daily by ``rqcron hub.cron``.
+    """
+    from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
+
+    cutoff = timezone.now() - timedelta(days=settings.HUB_RETENTION_DAYS)
+    events = InboundEvent.objects.filter(received_at__lt=cutoff).exclude(body="")
+    purged = events.update(body="", headers={})
+    SyncAttempt.objects.filter(started_at__lt=cutoff).exclude(exchanges=[]).update(exchanges=[])
+    SyncRecord.objects.filter(created_at__lt=cutoff, mapped__isnull=False).update(mapped=None, source_override=None)
+    if purged:
+        log.info("retention: purged the payloads of %s events older than %s days", purged, settings.HUB_RETENTION_DAYS)
+    return purged

@@ -22,6 +22,10 @@ from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
 log = logging.getLogger(__name__)
 
 
+class PayloadGone(ValueError):
+    """The event's body was purged (retention): only an operator's corrected record can be sent."""
+
+
 def flows_for(event: InboundEvent):
     entity, _, action = event.topic.partition(".")
     return list(
@@ -89,6 +93,9 @@ def source_record(event: InboundEvent) -> dict:
 
 
 def _read_source_record(event: InboundEvent) -> dict:
+    if not event.body:
+        raise PayloadGone(f"event {event.pk}'s payload was purged by retention; use 'Edit the source record and "
+                          "replay' to send it again")
     if event.origin == InboundEvent.Origin.POLL:
         return json.loads(event.body)
     connector = event.connection.connector()
@@ -200,6 +207,8 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
             _remember_write(flow, mapped, result.target_id)
     except MappingError as exc:
         attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"mapping: {exc}"
+    except PayloadGone as exc:
+        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, str(exc)
     except ConnectorError as exc:
         if exc.permanent:
             attempt.outcome = SyncAttempt.Outcome.PERMANENT

@@ -115,6 +115,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(HUB_WEBHOOK_MAX_BYTES, 2_621_440)
 HUB_MAX_ATTEMPTS = env.int("HUB_MAX_ATTEMPTS", default=8)
 HUB_RETRY_BACKOFF = env.float("HUB_RETRY_BACKOFF", default=10.0)
 HUB_RETRY_MAX_DELAY = env.float("HUB_RETRY_MAX_DELAY", default=3600.0)
+# Retention: payload bodies (events, calls, mapped output) older than this are purged daily.
+HUB_RETENTION_DAYS = env.int("HUB_RETENTION_DAYS", default=30)
 # A 429 whose Retry-After is at most this many seconds is waited out in place, once.
 HUB_INLINE_RETRY_AFTER = env.float("HUB_INLINE_RETRY_AFTER", default=5.0)
 # Timeout (seconds) of every outbound HTTP call: (connect, read).

@@ -137,3 +137,38 @@ def test_sweeper_enqueues_events_that_never_reached_a_worker(store):
     assert sweep_unqueued_events() == 1
     job = django_rq.get_queue("default").jobs[0]
     assert (job.func_name, job.args) == ("hub.jobs.process_event", (old.pk,))
+
+
+def test_retention_purges_old_payloads_and_keeps_the_summaries(store, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hub.jobs import purge_old_payloads
+
+    settings.HUB_RETENTION_DAYS = 30
+    old = InboundEvent.objects.create(connection=store, idempotency_key="old", topic="order.created", source_id="1",
+                                      body='{"secret customer data": 1}', headers={"User-Agent": "x"},
+                                      status=InboundEvent.Status.PROCESSED)
+    new = InboundEvent.objects.create(connection=store, idempotency_key="new", topic="order.created", source_id="2",
+                                      body="{}")
+    InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=31))
+    assert purge_old_payloads() == 1
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.body, old.headers, old.status, old.source_id) == ("", {}, "processed", "1")
+    assert new.body == "{}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replaying_a_purged_event_says_what_to_do(simulators):
+    from hub import demo, pipeline
+    from monitoring.models import SyncRecord
+
+    setup = demo.seed(simulators.url)
+    event = InboundEvent.objects.create(connection=setup["xcart"], idempotency_key="gone", topic="order.created",
+                                        source_id="5", body="")
+    record = SyncRecord.objects.create(event=event, flow=setup["flow"], source_id="5", status=SyncRecord.Status.FAILED)
+    pipeline.replay_record(record.pk)
+    record.refresh_from_db()
+    assert record.status == SyncRecord.Status.FAILED and "purged by retention" in record.error
