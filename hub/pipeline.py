@@ -17,7 +17,7 @@ from connectors.base import ConnectorError
 from connectors.models import Connection
 from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError, compiled
-from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
+from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, error_group_of
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +202,7 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
             result = target.perform(flow.target_action, mapped, target_id=target_id)
             attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
             record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
+            record.error_group = ""
             if not target_id:
                 _save_link(flow, entity, record.source_id, result.target_id)
             _remember_write(flow, mapped, result.target_id)
@@ -222,7 +223,7 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
         attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"unexpected {type(exc).__name__}: {exc}"
 
     if attempt.error:
-        record.error = attempt.error
+        record.error, record.error_group = attempt.error, error_group_of(attempt.error)
         record.status = SyncRecord.Status.RETRYING if attempt.outcome == SyncAttempt.Outcome.TRANSIENT else SyncRecord.Status.FAILED
     attempt.exchanges = target.http.exchanges
     attempt.duration_ms = int((time.perf_counter() - clock) * 1000)

@@ -3,6 +3,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import Count, Max, Min
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -77,11 +78,13 @@ class SyncAttemptInline(admin.StackedInline):
 @admin.register(SyncRecord)
 class SyncRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "flow", "source_id", "target_id", "status", "attempt_count", "error_short", "updated_at"]
+    change_list_template = "admin/monitoring/syncrecord/change_list.html"
     list_filter = ["status", "flow", "flow__source", "flow__target"]
     search_fields = ["source_id", "target_id", "error"]
     date_hierarchy = "created_at"
     list_select_related = ["flow"]
-    fields = ["flow", "event", "source_id", "target_id", "status", "error", "attempt_count", "mapping_version",
+    fields = ["flow", "event", "source_id", "target_id", "status", "error", "ignored_reason", "attempt_count",
+              "mapping_version",
               "edit_and_replay", "mapped_pretty", "override_pretty", "created_at", "updated_at", "synced_at"]
     readonly_fields = fields
     inlines = [SyncAttemptInline]
@@ -106,7 +109,46 @@ class SyncRecordAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         return [path("<int:record_id>/edit-replay/", self.admin_site.admin_view(self.edit_replay_view),
-                     name="monitoring_syncrecord_edit_replay"), *super().get_urls()]
+                     name="monitoring_syncrecord_edit_replay"),
+                path("error-groups/", self.admin_site.admin_view(self.error_groups_view),
+                     name="monitoring_syncrecord_error_groups"),
+                *super().get_urls()]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        return lookup in ("error_group", "flow__id__exact") or super().lookup_allowed(lookup, value, request)
+
+    def error_groups_view(self, request):
+        """Failures grouped by flow and cause, with counts and first/last seen; replay or ignore a group."""
+        failed = SyncRecord.objects.filter(status=SyncRecord.Status.FAILED)
+        if request.method == "POST":
+            if not self.has_replay_permission(request):
+                self.message_user(request, "Replaying or ignoring needs the replay permission.", messages.ERROR)
+                return redirect("admin:monitoring_syncrecord_error_groups")
+            group = failed.filter(flow_id=request.POST.get("flow"), error_group=request.POST.get("error_group", ""))
+            if request.POST.get("do") == "ignore":
+                reason = request.POST.get("reason", "").strip()
+                if not reason:
+                    self.message_user(request, "Say why the group is ignored.", messages.ERROR)
+                    return redirect("admin:monitoring_syncrecord_error_groups")
+                ignored = group.update(status=SyncRecord.Status.IGNORED, ignored_reason=f"{reason} ({request.user})")
+                self.message_user(request, f"Ignored {ignored} record(s).", messages.SUCCESS)
+            else:
+                ids = list(group.values_list("id", flat=True))
+                group.update(status=SyncRecord.Status.PENDING)
+                transaction.on_commit(lambda: [jobs.enqueue_replay(i) for i in ids])
+                self.message_user(request, f"Replaying {len(ids)} record(s).", messages.SUCCESS)
+            return redirect("admin:monitoring_syncrecord_error_groups")
+        groups = (failed.values("flow_id", "flow__name", "error_group")
+                  .annotate(count=Count("id"), first_seen=Min("created_at"), last_seen=Max("updated_at"),
+                            example=Max("error"))
+                  .order_by("-count", "-last_seen"))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "groups": groups,
+                   "title": "Error groups", "can_act": self.has_replay_permission(request)}
+        return render(request, "admin/monitoring/error_groups.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "error_groups_url": reverse("admin:monitoring_syncrecord_error_groups")}
+        return super().changelist_view(request, extra_context)
 
     def edit_replay_view(self, request, record_id):
         """The operator corrects the source record (JSON, checked) and replays; the event is kept as sent."""

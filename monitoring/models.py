@@ -1,3 +1,5 @@
+import re
+
 from django.db import models
 
 
@@ -47,6 +49,7 @@ class SyncRecord(models.Model):
         RETRYING = "retrying", "retrying"
         SYNCED = "synced", "synced"
         FAILED = "failed", "failed"
+        IGNORED = "ignored", "ignored (by an operator)"
 
     flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records")
     event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records")
@@ -54,6 +57,9 @@ class SyncRecord(models.Model):
     target_id = models.CharField(max_length=100, blank=True, db_index=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     error = models.TextField(blank=True)
+    # The error with its particulars (numbers, ids, quoted values) blanked: failures of one cause share it.
+    error_group = models.CharField(max_length=300, blank=True, db_index=True)
+    ignored_reason = models.TextField(blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     mapping_version = models.PositiveIntegerField(null=True, blank=True, help_text="Version of the mapping used by the last attempt")
     mapped = models.JSONField(null=True, blank=True, help_text="Output of the mapping in the last attempt")
@@ -74,6 +80,15 @@ class SyncRecord(models.Model):
 
     def __str__(self):
         return f"{self.flow} #{self.source_id}"
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBERS = re.compile(r"\d+")
+
+
+def error_group_of(message: str) -> str:
+    """``M3 OIS100MI/AddBatchLine: Item number SKU-9999 does not exist`` -> ``... SKU-# does not exist``."""
+    return _NUMBERS.sub("#", _QUOTED.sub("'…'", message))[:300]
 
 
 class SyncAttempt(models.Model):

@@ -112,3 +112,28 @@ def test_test_connection_says_what_is_wrong(admin_client, setup, simulators):
     m3.set_secret("ionapi", json.dumps(demo_ionapi("http://127.0.0.1:9/ionapi")))
     m3.save()
     assert "unreachable (connection refused)" in run(m3)[0]
+
+
+def test_error_groups_gather_one_cause_and_act_on_it_at_once(admin_client, setup):
+    from monitoring.models import SyncRecord
+    from tests.test_order_flow import order_payload
+
+    for order_id, sku in ((7001, "SKU-9998"), (7002, "SKU-9999"), (7003, "SKU-0001")):
+        payload = order_payload(order_id)
+        payload["data"]["items"][0]["sku"] = sku
+        signed_post(admin_client, demo.XCART_SLUG, payload, setup["webhook_secret"])
+    run_worker()
+    page = admin_client.get("/admin/monitoring/syncrecord/error-groups/").content.decode()
+    assert "Item number SKU-# does not exist" in page and "<td>2</td>" in page
+    failed = SyncRecord.objects.filter(status="failed")
+    group = failed.first().error_group
+    assert admin_client.get(f"/admin/monitoring/syncrecord/?status__exact=failed&error_group={group}").status_code == 200
+
+    refused = admin_client.post("/admin/monitoring/syncrecord/error-groups/",
+                                {"flow": failed.first().flow_id, "error_group": group, "do": "ignore"}, follow=True)
+    assert "Say why" in refused.content.decode() and failed.count() == 2
+    admin_client.post("/admin/monitoring/syncrecord/error-groups/",
+                      {"flow": failed.first().flow_id, "error_group": group, "do": "ignore",
+                       "reason": "test items, never sold"})
+    assert set(SyncRecord.objects.filter(error_group=group).values_list("status", flat=True)) == {"ignored"}
+    assert SyncRecord.objects.filter(status="ignored").first().ignored_reason == "test items, never sold (admin)"
