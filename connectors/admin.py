@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from simple_history.admin import SimpleHistoryAdmin
 
 from connectors import registry
 from connectors.base import ConnectorError
@@ -79,7 +80,7 @@ SECRET_FORM_FIELDS = [f"secret_{n}" for n in SECRET_FIELDS if n != "ionapi"] + [
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(SimpleHistoryAdmin):
     form = ConnectionForm
     list_display = ["name", "kind", "slug", "enabled", "secrets_stored", "last_error_short", "last_error_at"]
     list_filter = ["kind", "enabled"]

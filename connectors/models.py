@@ -2,6 +2,7 @@ import json
 
 from django.db import models
 from fernet_fields import EncryptedTextField
+from simple_history.models import HistoricalRecords
 
 from connectors import registry
 
@@ -22,6 +23,8 @@ class Connection(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who changed what; secrets are left out (the history says when they changed, not to what).
+    history = HistoricalRecords(excluded_fields=["secrets", "last_error", "last_error_at", "updated_at"])
 
     class Meta:
         ordering = ["name"]

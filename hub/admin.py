@@ -1,10 +1,11 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from hub.models import Flow, Link
 
 
 @admin.register(Flow)
-class FlowAdmin(admin.ModelAdmin):
+class FlowAdmin(SimpleHistoryAdmin):
     list_display = ["name", "source", "topic", "mapping", "target", "target_action", "enabled"]
     list_filter = ["enabled", "source", "target"]
     search_fields = ["name", "description"]

@@ -4,6 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Flow(models.Model):
@@ -36,6 +37,7 @@ class Flow(models.Model):
     poll_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next poll starts (advanced after each committed page)")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_poll_error = models.TextField(blank=True)
+    history = HistoricalRecords(excluded_fields=["poll_cursor", "last_polled_at", "last_poll_error"])
 
     class Meta:
         ordering = ["name"]

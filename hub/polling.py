@@ -37,8 +37,9 @@ def poll_flow(flow_id: int, page_size: int = 100) -> list[int]:
             with transaction.atomic():
                 new_ids += _store(flow, connector, page.records)
                 flow.poll_cursor = page.cursor or flow.poll_cursor
-                flow.last_polled_at, flow.last_poll_error = timezone.now(), ""
-                flow.save(update_fields=["poll_cursor", "last_polled_at", "last_poll_error"])
+                # update(), not save(): polling state is not a configuration change for the audit history
+                Flow.objects.filter(pk=flow.pk).update(poll_cursor=flow.poll_cursor, last_polled_at=timezone.now(),
+                                                       last_poll_error="")
             if not page.more:
                 break
     except ConnectorError as exc:

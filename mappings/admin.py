@@ -1,4 +1,5 @@
 from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
 
 from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
 
@@ -10,7 +11,7 @@ class MappingRuleInline(admin.TabularInline):
 
 
 @admin.register(Mapping)
-class MappingAdmin(admin.ModelAdmin):
+class MappingAdmin(SimpleHistoryAdmin):
     list_display = ["name", "version", "rule_count", "updated_at"]
     search_fields = ["name", "description"]
     readonly_fields = ["version", "updated_at"]
@@ -27,7 +28,7 @@ class ValueMapEntryInline(admin.TabularInline):
 
 
 @admin.register(ValueMap)
-class ValueMapAdmin(admin.ModelAdmin):
+class ValueMapAdmin(SimpleHistoryAdmin):
     list_display = ["name", "description"]
     search_fields = ["name", "entries__source_value", "entries__target_value"]
     inlines = [ValueMapEntryInline]

@@ -1,4 +1,5 @@
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class ValueMap(models.Model):
@@ -6,6 +7,7 @@ class ValueMap(models.Model):
 
     name = models.SlugField(unique=True)
     description = models.TextField(blank=True)
+    history = HistoricalRecords()
 
     def __str__(self):
         return self.name
@@ -15,6 +17,7 @@ class ValueMapEntry(models.Model):
     value_map = models.ForeignKey(ValueMap, on_delete=models.CASCADE, related_name="entries")
     source_value = models.CharField(max_length=200)
     target_value = models.CharField(max_length=200)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name_plural = "value map entries"
@@ -35,6 +38,7 @@ class Mapping(models.Model):
     description = models.TextField(blank=True)
     version = models.PositiveIntegerField(default=1, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["version", "updated_at"])
 
     def __str__(self):
         return self.name
@@ -66,6 +70,7 @@ class MappingRule(models.Model):
     transform = models.CharField(max_length=20, choices=Transform.choices, blank=True)
     argument = models.CharField(max_length=200, blank=True)
     value_map = models.ForeignKey(ValueMap, null=True, blank=True, on_delete=models.PROTECT)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["mapping", "position", "id"]

@@ -137,3 +137,21 @@ def test_error_groups_gather_one_cause_and_act_on_it_at_once(admin_client, setup
                        "reason": "test items, never sold"})
     assert set(SyncRecord.objects.filter(error_group=group).values_list("status", flat=True)) == {"ignored"}
     assert SyncRecord.objects.filter(status="ignored").first().ignored_reason == "test items, never sold (admin)"
+
+
+def test_configuration_changes_are_audited_with_who_and_what_but_no_secret(admin_client, setup):
+    xcart = setup["xcart"]
+    form = {"name": "Renamed store", "slug": xcart.slug, "kind": "xcart", "base_url": xcart.base_url,
+            "auth_kind": "api_token", "enabled": "on", "settings": "{}", "secret_api_key": "brand-new-key"}
+    assert admin_client.post(f"/admin/connectors/connection/{xcart.pk}/change/", form).status_code == 302
+    latest = xcart.history.latest()
+    assert (latest.history_user.username, latest.name, latest.history_type) == ("admin", "Renamed store", "~")
+    assert "Demo X-Cart store" in [h.name for h in xcart.history.all()]
+    page = admin_client.get(f"/admin/connectors/connection/{xcart.pk}/history/").content.decode()
+    assert "Renamed store" in page and "brand-new-key" not in page and "demo-xcart-key" not in page
+    flow = setup["flow"]
+    admin_client.post(f"/admin/hub/flow/{flow.pk}/change/", {
+        "name": flow.name, "source": flow.source_id, "source_entity": "order", "source_event": "created",
+        "mapping": flow.mapping_id, "target": flow.target_id, "target_action": flow.target_action,
+        "description": "edited", "only_when": "", "poll_cursor": ""})
+    assert flow.history.latest().description == "edited"
