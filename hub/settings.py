@@ -124,6 +124,11 @@ HUB_INLINE_RETRY_AFTER = env.float("HUB_INLINE_RETRY_AFTER", default=5.0)
 # Timeout (seconds) of every outbound HTTP call: (connect, read).
 HUB_HTTP_TIMEOUT = (env.float("HUB_HTTP_CONNECT_TIMEOUT", default=5.0), env.float("HUB_HTTP_READ_TIMEOUT", default=30.0))
 
+# Alerts by e-mail: Django's mail settings (console backend unless EMAIL_URL says otherwise).
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="hub@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from hub import jobs
-from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
+from monitoring.models import AlertRule, InboundEvent, SyncAttempt, SyncRecord
 
 
 def _pretty(value) -> str:
@@ -215,3 +215,10 @@ def _current_source(record: SyncRecord) -> dict:
         return source_record(record.event)
     except Exception as exc:  # the source may be unreachable now; the operator still gets the raw body
         return {"_could_not_read_the_source": str(exc), "raw_body": record.event.body}
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "flow", "connection", "threshold", "window_minutes", "enabled", "firing",
+                    "last_changed_at"]
+    list_filter = ["kind", "enabled", "firing"]

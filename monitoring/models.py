@@ -116,3 +116,29 @@ class SyncAttempt(models.Model):
 
     def __str__(self):
         return f"attempt {self.number} of {self.record}"
+
+
+class AlertRule(models.Model):
+    """A condition on a flow or connection, told by e-mail and/or a Slack-compatible webhook."""
+
+    class Kind(models.TextChoices):
+        ERROR_RATE = "error_rate", "error rate over the window (threshold 0-1)"
+        DEAD_LETTERS = "dead_letters", "failed records in the window (threshold: count)"
+        BACKLOG_AGE = "backlog_age", "age of the oldest waiting event (threshold: minutes)"
+        POLL_STALE = "poll_stale", "minutes since the flow's last successful poll"
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    flow = models.ForeignKey("hub.Flow", null=True, blank=True, on_delete=models.CASCADE)
+    connection = models.ForeignKey("connectors.Connection", null=True, blank=True, on_delete=models.CASCADE)
+    threshold = models.FloatField(help_text="Fires when the measured value goes above it")
+    window_minutes = models.PositiveIntegerField(default=15)
+    emails = models.CharField(max_length=500, blank=True, help_text="Comma-separated addresses")
+    webhook_url = models.URLField(blank=True, help_text="Slack-compatible incoming webhook")
+    daily_digest = models.BooleanField(default=False)
+    enabled = models.BooleanField(default=True)
+    firing = models.BooleanField(default=False, editable=False)
+    last_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    def __str__(self):
+        return self.name
