@@ -155,3 +155,23 @@ def test_configuration_changes_are_audited_with_who_and_what_but_no_secret(admin
         "mapping": flow.mapping_id, "target": flow.target_id, "target_action": flow.target_action,
         "description": "edited", "only_when": "", "poll_cursor": ""})
     assert flow.history.latest().description == "edited"
+
+
+def test_the_admin_home_is_the_dashboard(admin_client, setup):
+    from tests.test_order_flow import order_payload
+
+    signed_post(admin_client, demo.XCART_SLUG, order_payload(7001), setup["webhook_secret"])
+    payload = order_payload(7002)
+    payload["data"]["items"][0]["sku"] = "SKU-9999"
+    signed_post(admin_client, demo.XCART_SLUG, payload, setup["webhook_secret"])
+    run_worker()
+    for window in ("hour", "day", "week"):
+        page = admin_client.get(f"/admin/?window={window}")
+        assert page.status_code == 200
+    html = admin_client.get("/admin/").content.decode()
+    flow = setup["flow"]
+    assert f'flow__id__exact={flow.pk}&amp;status__exact=failed" class="hub-bad">1</a>' in html
+    assert f'flow__id__exact={flow.pk}&amp;status__exact=synced">1</a>' in html
+    assert "<svg" in html and "1 synced, 1 failed" in html  # the chart's bar for this hour
+    assert 'http-equiv="refresh"' in html
+    assert "no RQ worker is registered" in html  # liveness is shown, and here no worker runs
