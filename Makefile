@@ -25,8 +25,12 @@ demo: $(VENV)/.runtime .env
 	$(PY) manage.py demo
 
 ## test: the whole suite (DATABASE_URL / REDIS_URL from the environment, else SQLite + embedded Redis)
-test: $(VENV)/.dev
+test: $(VENV)/.dev /usr/bin/chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium for the admin's browser test (Playwright never downloads a browser here)
+/usr/bin/chromium:
+	apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 ## clean-data: forget the demo's database and embedded Redis (keeps .env and its keys)
 clean-data:

@@ -26,6 +26,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log is kept whole; retention empties old payloads, nobody deletes rows
+
 
 class SyncRecordInline(admin.TabularInline):
     model = SyncRecord
