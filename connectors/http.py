@@ -27,11 +27,11 @@ def session_for(key: str) -> requests.Session:
     return session
 
 
-def _loggable_body(data):
+def _loggable_body(data, mask=frozenset()):
     if data is None:
         return None
     if isinstance(data, (dict, list)):
-        return redact(data)
+        return redact(data, mask)
     text = data.decode(errors="replace") if isinstance(data, bytes) else str(data)
     return text[:MAX_LOGGED_BODY]
 
@@ -52,32 +52,34 @@ class HttpClient:
         self.exchanges: list[dict] = []
 
     def request(self, method: str, url: str, *, session_key: str = "", log_as: str = "",
-                log_request=None, **kwargs) -> requests.Response:
+                log_request=None, mask=frozenset(), **kwargs) -> requests.Response:
         """Send one request; return the response when it is 2xx/3xx, raise ConnectorError if not.
 
         ``log_request`` replaces what is recorded as the request body (e.g. MI input fields);
-        ``log_as`` names the exchange in the attempt log (e.g. ``OIS100MI/AddBatchHead``).
+        ``log_as`` names the exchange in the attempt log (e.g. ``OIS100MI/AddBatchHead``);
+        ``mask`` names fields to mask in the log besides the usual credentials (personal data).
         """
         from connectors.base import ConnectorError
 
         kwargs.setdefault("timeout", settings.HUB_HTTP_TIMEOUT)
         try:
-            return self._send(method, url, session_key, log_as, log_request, kwargs)
+            return self._send(method, url, session_key, log_as, log_request, mask, kwargs)
         except ConnectorError as exc:
             # A short Retry-After is honoured here, once; a longer one goes back to the job's retries.
             if exc.status != 429 or exc.retry_after is None or exc.retry_after > settings.HUB_INLINE_RETRY_AFTER:
                 raise
             time.sleep(exc.retry_after)
-            return self._send(method, url, session_key, log_as, log_request, kwargs)
+            return self._send(method, url, session_key, log_as, log_request, mask, kwargs)
 
-    def _send(self, method, url, session_key, log_as, log_request, kwargs) -> requests.Response:
+    def _send(self, method, url, session_key, log_as, log_request, mask, kwargs) -> requests.Response:
         from connectors.base import ConnectorError
 
         entry = {
             "call": log_as or f"{method} {redact_url(url).split('?')[0]}",
             "method": method,
-            "url": redact_url(url),
-            "request": _loggable_body(log_request if log_request is not None else kwargs.get("json", kwargs.get("data"))),
+            "url": redact_url(url, mask),
+            "request": _loggable_body(log_request if log_request is not None else kwargs.get("json", kwargs.get("data")),
+                                      mask),
         }
         self.exchanges.append(entry)
         started = time.perf_counter()
@@ -94,7 +96,7 @@ class HttpClient:
         except requests.ConnectionError as exc:
             entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
             raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
-        entry.update(url=redact_url(response.url), status=response.status_code, duration_ms=_ms(started),
+        entry.update(url=redact_url(response.url, mask), status=response.status_code, duration_ms=_ms(started),
                      response=_response_body(response))
         if response.status_code < 400:
             return response

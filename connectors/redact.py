@@ -19,23 +19,32 @@ _SECRET_PATTERN = re.compile(r"(secret|password|token)", re.IGNORECASE)
 
 
 def is_secret_key(key: str) -> bool:
+    """A credential, or a personal field the installation asked to keep out of the logs
+    (settings HUB_PERSONAL_FIELDS, e.g. MAIL,PHNO,email,phone)."""
     k = key.lower()
-    return k in SECRET_KEYS or bool(_SECRET_PATTERN.search(k))
+    return k in SECRET_KEYS or bool(_SECRET_PATTERN.search(k)) or k in _personal_fields()
 
 
-def redact(value):
-    """A copy of ``value`` (dicts, lists, scalars) with every credential-looking entry masked."""
+def _personal_fields() -> frozenset:
+    from django.conf import settings
+
+    return frozenset(f.lower() for f in getattr(settings, "HUB_PERSONAL_FIELDS", ()))
+
+
+def redact(value, also=frozenset()):
+    """A copy of ``value`` (dicts, lists, scalars) with every credential-looking entry masked, and
+    the keys in ``also`` (upper-case names a caller knows to be personal, e.g. a search query)."""
     if isinstance(value, dict):
-        return {k: (MASK if is_secret_key(str(k)) else redact(v)) for k, v in value.items()}
+        return {k: (MASK if is_secret_key(str(k)) or k in also else redact(v, also)) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v) for v in value]
+        return [redact(v, also) for v in value]
     return value
 
 
-def redact_url(url: str) -> str:
+def redact_url(url: str, also=frozenset()) -> str:
     """Mask credentials carried in a query string (X-Cart's legacy ``_key``, PrestaShop's ``ws_key``)."""
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = [(k, MASK if is_secret_key(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, MASK if is_secret_key(k) or k in also else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(query=urlencode(query, safe="[],;:*")))

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Min
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from hub import jobs
 from monitoring.models import AlertRule, InboundEvent, SyncAttempt, SyncRecord
@@ -82,13 +82,16 @@ class SyncAttemptInline(admin.StackedInline):
 class SyncRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "flow", "source_id", "target_id", "status", "attempt_count", "error_short", "updated_at"]
     change_list_template = "admin/monitoring/syncrecord/change_list.html"
-    list_filter = ["status", "flow", "flow__source", "flow__target"]
-    search_fields = ["source_id", "target_id", "error"]
+    list_filter = ["status", "flow", "flow__source", "flow__target", "flow__source_entity"]
+    # Any id a person has in hand: store order id, M3 order number, a PrestaShop reference or a
+    # customer's e-mail (both inside the event as received).
+    search_fields = ["source_id", "target_id", "error", "event__body"]
     date_hierarchy = "created_at"
     list_select_related = ["flow"]
     fields = ["flow", "event", "source_id", "target_id", "status", "error", "ignored_reason", "attempt_count",
               "mapping_version",
-              "edit_and_replay", "mapped_pretty", "override_pretty", "created_at", "updated_at", "synced_at"]
+              "edit_and_replay", "links_made", "mapped_pretty", "override_pretty", "created_at", "updated_at",
+              "synced_at"]
     readonly_fields = fields
     inlines = [SyncAttemptInline]
     actions = ["replay"]
@@ -96,6 +99,16 @@ class SyncRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def error_short(self, obj):
         return obj.error[:120]
+
+    @admin.display(description="links")
+    def links_made(self, obj):
+        from hub.models import Link
+
+        links = Link.objects.filter(source_connection=obj.flow.source_id, entity=obj.flow.source_entity,
+                                    source_id=obj.source_id).select_related("target_connection")
+        return format_html_join(", ", "{} {} = {} {} ({})", (
+            (obj.flow.source, obj.source_id, link.target_connection, link.target_id, link.target_entity or "record")
+            for link in links)) or "none"
 
     @admin.display(description="fix the source")
     def edit_and_replay(self, obj):

@@ -175,3 +175,22 @@ def test_the_admin_home_is_the_dashboard(admin_client, setup):
     assert "<svg" in html and "1 synced, 1 failed" in html  # the chart's bar for this hour
     assert 'http-equiv="refresh"' in html
     assert "no RQ worker is registered" in html  # liveness is shown, and here no worker runs
+
+
+def test_find_by_reference_or_email_see_links_and_mask_personal_fields(admin_client, setup, settings):
+    from monitoring.models import SyncRecord
+    from tests.test_order_flow import order_payload
+
+    settings.HUB_PERSONAL_FIELDS = ["MAIL", "PHNO"]
+    signed_post(admin_client, demo.XCART_SLUG, order_payload(7001), setup["webhook_secret"])
+    run_worker()
+    record = SyncRecord.objects.get()
+    found = admin_client.get("/admin/monitoring/syncrecord/?q=ada.lovelace%40example.org").content.decode()
+    assert f"/admin/monitoring/syncrecord/{record.pk}/change/" in found
+    nobody = admin_client.get("/admin/monitoring/syncrecord/?q=nobody%40example.org").content.decode()
+    assert f"/admin/monitoring/syncrecord/{record.pk}/change/" not in nobody
+    trace = admin_client.get(f"/admin/monitoring/syncrecord/{record.pk}/change/").content.decode()
+    assert f"Demo X-Cart store 7001 = Demo Infor M3 {record.target_id} (sales_order)" in trace
+    calls = json.dumps(record.attempts.get().exchanges)
+    assert "ada.lovelace" not in calls and "+44 20" not in calls  # masked in what was sent
+    assert '"MAIL": "***"' in calls

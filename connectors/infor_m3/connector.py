@@ -90,7 +90,7 @@ class M3Connector(Connector):
 
     # --- MI calls ----------------------------------------------------------------------------------
     def mi(self, program: str, transaction: str, fields: dict | None = None, *,
-           maxrecs: int | None = None, returncols: list[str] | None = None) -> list[dict]:
+           maxrecs: int | None = None, returncols: list[str] | None = None, mask=frozenset()) -> list[dict]:
         """Run one MI transaction; return its records with values stripped of M3's padding."""
         ionapi = self._ionapi()
         settings = self.connection.settings or {}
@@ -105,7 +105,7 @@ class M3Connector(Connector):
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self._token(ionapi)}", "Accept": "application/json"}
             try:
-                response = self.http.request("GET", url, params=params, headers=headers, log_request=params,
+                response = self.http.request("GET", url, params=params, headers=headers, log_request=params, mask=mask,
                                              log_as=f"{program}/{transaction}", session_key=f"m3:{self.connection.pk}")
                 break
             except ConnectorError as exc:
@@ -125,7 +125,8 @@ class M3Connector(Connector):
 
     # --- actions -------------------------------------------------------------------------------------
     def find_customer_by_email(self, email: str) -> str | None:
-        records = self.mi("CRS610MI", "SearchCustomer", {"SQRY": f"MAIL:{email}", "MXRC": 5})
+        # the search query is the e-mail itself: kept out of the log like other personal data
+        records = self.mi("CRS610MI", "SearchCustomer", {"SQRY": f"MAIL:{email}", "MXRC": 5}, mask={"SQRY"})
         matches = [r["CUNO"] for r in records if r.get("MAIL", "").lower() == email.lower()]
         return matches[0] if matches else None
 
