@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from connectors import registry
+from connectors import circuit, registry
 from connectors.base import ConnectorError
 from connectors.infor_m3.ionapi import parse_ionapi
 from connectors.models import Connection
@@ -82,12 +82,13 @@ SECRET_FORM_FIELDS = [f"secret_{n}" for n in SECRET_FIELDS if n != "ionapi"] + [
 @admin.register(Connection)
 class ConnectionAdmin(SimpleHistoryAdmin):
     form = ConnectionForm
-    list_display = ["name", "kind", "slug", "enabled", "secrets_stored", "last_error_short", "last_error_at"]
+    list_display = ["name", "kind", "slug", "enabled", "circuit", "secrets_stored", "last_error_short", "last_error_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "slug", "base_url"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["webhook_url", "last_error", "last_error_at", "created_at", "updated_at"]
-    actions = ["test_connection"]
+    readonly_fields = ["webhook_url", "circuit", "circuit_failures", "circuit_opened_at", "last_error", "last_error_at",
+                       "created_at", "updated_at"]
+    actions = ["test_connection", "pause", "resume", "close_circuit"]
 
     def get_fieldsets(self, request, obj=None):
         return [
@@ -107,6 +108,23 @@ class ConnectionAdmin(SimpleHistoryAdmin):
     @admin.display(description="webhook URL")
     def webhook_url(self, obj):
         return f"/webhooks/{obj.slug}/" if obj.slug else ""
+
+    @admin.action(description="Pause (deliveries to it wait)", permissions=["pause"])
+    def pause(self, request, queryset):
+        self.message_user(request, f"Paused {queryset.update(enabled=False)} connection(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume", permissions=["pause"])
+    def resume(self, request, queryset):
+        self.message_user(request, f"Resumed {queryset.update(enabled=True)} connection(s).", messages.SUCCESS)
+
+    @admin.action(description="Close the circuit (the system is back)", permissions=["pause"])
+    def close_circuit(self, request, queryset):
+        for connection in queryset:
+            circuit.close(connection.pk)
+        self.message_user(request, "Circuit closed; waiting deliveries go at their next try.", messages.SUCCESS)
+
+    def has_pause_permission(self, request):
+        return request.user.has_perm("connectors.pause_connection")
 
     @admin.action(description="Test connection")
     def test_connection(self, request, queryset):

@@ -18,13 +18,24 @@ class Connection(models.Model):
     # JSON object of credentials, Fernet-encrypted at rest; never rendered back by the admin or API.
     secrets = EncryptedTextField(default="{}", editable=False)
     settings = models.JSONField(default=dict, blank=True, help_text="Non-secret options, e.g. M3 company, order defaults.")
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(default=True, help_text="Off: pushes are refused and deliveries to it wait")
+    # Circuit breaker: after repeated transient failures deliveries wait instead of failing, until a
+    # probe after the cool-down succeeds.
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "closed"
+        OPEN = "open", "open (deliveries wait)"
+        HALF_OPEN = "half_open", "half-open (probing)"
+
+    circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED, editable=False)
+    circuit_failures = models.PositiveIntegerField(default=0, editable=False)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Who changed what; secrets are left out (the history says when they changed, not to what).
-    history = HistoricalRecords(excluded_fields=["secrets", "last_error", "last_error_at", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["secrets", "last_error", "last_error_at", "updated_at", "circuit",
+                                                 "circuit_failures", "circuit_opened_at"])
 
     class Meta:
         ordering = ["name"]

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from connectors import circuit
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from hub.models import Flow, HubWrite, Link
@@ -59,7 +60,7 @@ def process_event(event_id: int) -> list[tuple[int, float]]:
         record, _ = SyncRecord.objects.get_or_create(event=event, flow=flow, defaults={"source_id": event.source_id})
         if record.status in (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED):
             continue  # settled by an earlier run of this job; only Replay runs it again
-        if deliver(record, event, flow) == SyncRecord.Status.RETRYING:
+        if hold(record, flow) or deliver(record, event, flow) == SyncRecord.Status.RETRYING:
             retries.append((record.pk, record.retry_delay))
     finish_event(event)
     return retries
@@ -67,6 +68,8 @@ def process_event(event_id: int) -> list[tuple[int, float]]:
 
 def replay_record(record_id: int) -> list[tuple[int, float]]:
     record = SyncRecord.objects.select_related("event__connection", "flow__source", "flow__target", "flow__mapping").get(pk=record_id)
+    if hold(record, record.flow):
+        return [(record.pk, record.retry_delay)]
     status = deliver(record, record.event, record.flow)
     finish_event(record.event)
     return [(record.pk, record.retry_delay)] if status == SyncRecord.Status.RETRYING else []
@@ -173,6 +176,19 @@ def linked_id(flow: Flow, source_id: str) -> str | None:
                                target_id=source_id).values_list("source_id", flat=True).first()
 
 
+def hold(record: SyncRecord, flow: Flow) -> bool:
+    """True when the target's circuit is open (or it is paused): the record waits, no attempt is
+    made and none of its attempts is used; ``record.retry_delay`` says for how long."""
+    wait = circuit.wait_seconds(flow.target_id)
+    if not wait:
+        return False
+    record.retry_delay = wait
+    SyncRecord.objects.filter(pk=record.pk).update(
+        status=SyncRecord.Status.RETRYING, next_attempt_at=timezone.now() + timedelta(seconds=wait),
+        error=record.error or f"waiting: {flow.target} is paused or its circuit is open")
+    return True
+
+
 def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
     """One attempt at one record. Returns the record's new status; never raises for a sync failure.
 
@@ -203,6 +219,7 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
             attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
             record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
             record.error_group = ""
+            circuit.succeeded(flow.target_id)
             if not target_id:
                 _save_link(flow, entity, record.source_id, result.target_id)
             _remember_write(flow, mapped, result.target_id)
@@ -216,6 +233,8 @@ def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
         else:
             attempt.outcome = SyncAttempt.Outcome.GAVE_UP if last_try else SyncAttempt.Outcome.TRANSIENT
             retry_after = exc.retry_after
+            if calling == flow.target_id:
+                circuit.failed(flow.target_id)
         attempt.error = exc.message
         Connection.objects.filter(pk=calling).update(last_error=exc.message, last_error_at=timezone.now())
     except Exception as exc:  # a bug or bad stored data: still a visible, replayable failure

@@ -117,6 +117,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = max(HUB_WEBHOOK_MAX_BYTES, 2_621_440)
 HUB_MAX_ATTEMPTS = env.int("HUB_MAX_ATTEMPTS", default=8)
 HUB_RETRY_BACKOFF = env.float("HUB_RETRY_BACKOFF", default=10.0)
 HUB_RETRY_MAX_DELAY = env.float("HUB_RETRY_MAX_DELAY", default=3600.0)
+# Circuit breaker per connection: consecutive transient failures that open it, and the seconds
+# before a probe.
+HUB_CIRCUIT_THRESHOLD = env.int("HUB_CIRCUIT_THRESHOLD", default=5)
+HUB_CIRCUIT_COOLDOWN = env.float("HUB_CIRCUIT_COOLDOWN", default=60.0)
 # Personal fields masked in the attempt log like secrets (keys of bodies and query strings).
 HUB_PERSONAL_FIELDS = env.list("HUB_PERSONAL_FIELDS", default=[])
 # Retention: payload bodies (events, calls, mapped output) older than this are purged daily.

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from connectors.models import Connection
 from hub.models import Flow
 from monitoring import health
 from monitoring.models import AlertRule, InboundEvent, SyncRecord
@@ -61,6 +62,7 @@ def context(window: str = "day") -> dict:
         "backlog": waiting.count(), "backlog_oldest": oldest, "queue_depth": queue_depth,
         "backlog_url": reverse("admin:monitoring_inboundevent_changelist") + "?status__exact=received",
         "liveness": liveness, "alerts": AlertRule.objects.filter(firing=True),
+        "connections": Connection.objects.order_by("name").only("name", "enabled", "circuit", "circuit_opened_at"),
         "error_groups_url": reverse("admin:monitoring_syncrecord_error_groups"),
     }
 

@@ -13,9 +13,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Connection
-        fields = ["id", "name", "slug", "kind", "base_url", "auth_kind", "settings", "enabled", "secrets_stored",
-                  "last_error", "last_error_at", "created_at", "updated_at"]
-        read_only_fields = ["last_error", "last_error_at", "created_at", "updated_at"]
+        fields = ["id", "name", "slug", "kind", "base_url", "auth_kind", "settings", "enabled", "circuit",
+                  "circuit_failures", "secrets_stored", "last_error", "last_error_at", "created_at", "updated_at"]
+        read_only_fields = ["circuit", "circuit_failures", "last_error", "last_error_at", "created_at", "updated_at"]
 
     def get_secrets_stored(self, obj) -> list[str]:
         return obj.secret_names()
