@@ -51,6 +51,13 @@ def measure(rule: AlertRule) -> tuple[float, str]:
             return float("inf"), f"last poll failed: {flow.last_poll_error}"
         minutes = (timezone.now() - flow.last_polled_at).total_seconds() / 60 if flow.last_polled_at else float("inf")
         return minutes, f"last successful poll {minutes:.0f} min ago"
+    if rule.kind == AlertRule.Kind.CIRCUIT_OPEN:
+        connection = rule.connection
+        if connection is None:
+            return 0.0, "the rule names no connection"
+        connection.refresh_from_db(fields=["circuit", "circuit_opened_at"])
+        state = connection.get_circuit_display()
+        return (0.0 if connection.circuit == "closed" else 1.0), f"{connection} circuit {state}"
     raise ValueError(f"unknown alert kind {rule.kind}")
 
 

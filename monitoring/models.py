@@ -126,6 +126,7 @@ class AlertRule(models.Model):
         DEAD_LETTERS = "dead_letters", "failed records in the window (threshold: count)"
         BACKLOG_AGE = "backlog_age", "age of the oldest waiting event (threshold: minutes)"
         POLL_STALE = "poll_stale", "minutes since the flow's last successful poll"
+        CIRCUIT_OPEN = "circuit_open", "the connection's circuit is open (threshold 0)"
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices)

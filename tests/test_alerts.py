@@ -64,3 +64,19 @@ def test_backlog_and_error_rate_are_measured(client, simulators):
     assert measure(backlog)[0] < 1
     rate = AlertRule(name="r", kind=AlertRule.Kind.ERROR_RATE, threshold=0.5, flow=setup["flow"], window_minutes=10)
     assert measure(rate) == (0.0, "0 of 0 records failing in the last 10 min (0%)")
+
+
+def test_circuit_opened_is_one_alert_and_its_closing_one_recovery(simulators, hook):
+    from connectors.models import Connection
+
+    setup = demo.seed(simulators.url)
+    AlertRule.objects.create(name="M3 circuit", kind=AlertRule.Kind.CIRCUIT_OPEN, connection=setup["m3"], threshold=0,
+                             webhook_url=hook.url)
+    assert evaluate_alerts() == 0
+    Connection.objects.filter(pk=setup["m3"].pk).update(circuit="open")
+    assert evaluate_alerts() == 1 and evaluate_alerts() == 0
+    Connection.objects.filter(pk=setup["m3"].pk).update(circuit="closed")
+    assert evaluate_alerts() == 1
+    texts = [json.loads(body)["text"] for _, body in hook.wait_for(2)]
+    assert texts == ["ALERT M3 circuit: Demo Infor M3 circuit open (deliveries wait)",
+                     "RECOVERED M3 circuit: Demo Infor M3 circuit closed"]
