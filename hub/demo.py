@@ -161,9 +161,11 @@ def reset_activity() -> int:
 
     The simulators keep their state in memory, so each ``make demo`` starts an empty store and an
     empty M3; links and events from an earlier run would point at orders that no longer exist.
-    Configuration (connections, flows, mappings) is kept; poll cursors start again.
+    Configuration (connections, flows, mappings) is kept; poll cursors and circuits start again.
     """
     connections = Connection.objects.filter(slug__in=[XCART_SLUG, M3_SLUG, PRESTASHOP_SLUG, DOMINO_SLUG])
+    # the sandbox stopped with the last run: failures at its shutdown say nothing about the new one
+    connections.update(circuit=Connection.Circuit.CLOSED, circuit_failures=0, circuit_opened_at=None)
     Link.objects.filter(source_connection__in=connections).delete()
     SnapshotVersion.objects.filter(connection__in=connections).delete()
     Flow.objects.filter(source__in=connections).update(poll_cursor="", last_polled_at=None, last_poll_error="")
