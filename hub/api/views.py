@@ -28,6 +28,16 @@ class ModelPermissions(permissions.DjangoModelPermissions):
                  "GET": ["%(app_label)s.view_%(model_name)s"], "HEAD": ["%(app_label)s.view_%(model_name)s"]}
 
 
+def _filtered(queryset, given, lookups: dict):
+    """Apply ``lookups`` (parameter -> field lookup, or a function of the value giving a Q) for every
+    parameter that has a value in ``given`` (query parameters or validated data)."""
+    for name, lookup in lookups.items():
+        value = given.get(name)
+        if value not in (None, ""):
+            queryset = queryset.filter(lookup(value) if callable(lookup) else Q(**{lookup: value}))
+    return queryset
+
+
 def _set_enabled(viewset, request, enabled: bool):
     obj = viewset.get_object()
     type(obj).objects.filter(pk=obj.pk).update(enabled=enabled)
@@ -82,14 +92,8 @@ class InboundEventViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [ModelPermissions]
 
     def get_queryset(self):
-        events, params = super().get_queryset(), self.request.query_params
-        if params.get("connection"):
-            events = events.filter(connection__slug=params["connection"])
-        if params.get("status"):
-            events = events.filter(status=params["status"])
-        if params.get("source_id"):
-            events = events.filter(source_id=params["source_id"])
-        return events
+        return _filtered(super().get_queryset(), self.request.query_params,
+                         {"connection": "connection__slug", "status": "status", "source_id": "source_id"})
 
 
 class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -100,24 +104,18 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = s.SyncRecordSerializer
     permission_classes = [ModelPermissions]
 
+    LOOKUPS = {
+        "flow": "flow_id",
+        "connection": lambda slug: Q(flow__source__slug=slug) | Q(flow__target__slug=slug),
+        "status": "status",
+        "entity": "flow__source_entity",
+        "since": "created_at__gte",
+        "until": "created_at__lte",
+        "q": lambda q: Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q),
+    }
+
     def get_queryset(self):
-        records, params = super().get_queryset(), self.request.query_params
-        if params.get("flow"):
-            records = records.filter(flow_id=params["flow"])
-        if params.get("connection"):
-            records = records.filter(Q(flow__source__slug=params["connection"]) | Q(flow__target__slug=params["connection"]))
-        if params.get("status"):
-            records = records.filter(status=params["status"])
-        if params.get("entity"):
-            records = records.filter(flow__source_entity=params["entity"])
-        if params.get("since"):
-            records = records.filter(created_at__gte=params["since"])
-        if params.get("until"):
-            records = records.filter(created_at__lte=params["until"])
-        if params.get("q"):
-            q = params["q"]
-            records = records.filter(Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q))
-        return records
+        return _filtered(super().get_queryset(), self.request.query_params, self.LOOKUPS)
 
     def _replay(self, ids: list[int]) -> Response:
         records = SyncRecord.objects.filter(pk__in=ids).exclude(status=SyncRecord.Status.SYNCED)
@@ -137,16 +135,8 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         """Replay every failed record that matches: flow, error text, created between since and until."""
         given = s.ReplayFilterSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        records = SyncRecord.objects.filter(status=SyncRecord.Status.FAILED)
-        f = given.validated_data
-        if "flow" in f:
-            records = records.filter(flow_id=f["flow"])
-        if "error_contains" in f:
-            records = records.filter(error__icontains=f["error_contains"])
-        if "since" in f:
-            records = records.filter(created_at__gte=f["since"])
-        if "until" in f:
-            records = records.filter(created_at__lte=f["until"])
+        records = _filtered(SyncRecord.objects.filter(status=SyncRecord.Status.FAILED), given.validated_data, {
+            "flow": "flow_id", "error_contains": "error__icontains", "since": "created_at__gte", "until": "created_at__lte"})
         return self._replay(list(records.values_list("id", flat=True)[:10_000]))
 
     def get_permissions(self):
