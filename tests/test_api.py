@@ -82,6 +82,8 @@ def test_records_filter_by_what_a_person_has_in_hand(client, setup, api):
     c = api("Viewer")
     assert [r["id"] for r in c.get("/api/records/?q=7001").json()["results"]] == [record.pk]
     assert [r["id"] for r in c.get("/api/records/?q=SKU-9999").json()["results"]] == [record.pk]
+    assert [r["id"] for r in c.get("/api/records/?q=ada.lovelace@example.org").json()["results"]] == [record.pk]
+    assert c.get("/api/records/?q=nobody@example.org").json()["count"] == 0
     assert c.get("/api/records/?status=synced").json()["count"] == 0
     assert c.get(f"/api/records/?flow={record.flow_id}&status=failed&connection=m3-demo&entity=order").json()["count"] == 1
     assert c.get("/api/events/?connection=xcart-demo&status=failed").json()["count"] == 1

@@ -98,7 +98,8 @@ class InboundEventViewSet(viewsets.ReadOnlyModelViewSet):
 
 class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Sync records with the admin's filters: flow, connection, status, entity, date, and ``q``: any id
-    a person has in hand (store order id, M3 order number, reference, e-mail in the error)."""
+    a person has in hand (store order id, M3 order number, a reference or e-mail in the event), as
+    the admin's search."""
 
     queryset = SyncRecord.objects.select_related("flow").prefetch_related("attempts")
     serializer_class = s.SyncRecordSerializer
@@ -111,7 +112,7 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         "entity": "flow__source_entity",
         "since": "created_at__gte",
         "until": "created_at__lte",
-        "q": lambda q: Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q),
+        "q": lambda q: Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q) | Q(event__body__icontains=q),
     }
 
     def get_queryset(self):
