@@ -39,19 +39,17 @@ def bench_mapping(records: int = 100_000) -> dict:
     from mappings.engine import compiled
     from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
 
-    T = MappingRule.Transform
     carriers = ValueMap.objects.create(name="carriers")
     ValueMapEntry.objects.create(value_map=carriers, source_value="Courier", target_value="EXP")
     mapping = Mapping.objects.create(name="bench order")
-    rules = [("lines[].ITNO", "items[].sku", T.TEXT, "15"), ("lines[].ORQT", "items[].amount", T.INTEGER, ""),
-             ("lines[].SAPR", "items[].price", T.DECIMAL, "2"), ("lines[].ITDS", "items[].name", T.TEXT, "30")]
-    rules += [("customer.MAIL", "profile.email", T.LOWER, ""), ("customer.CUNM", "b.firstname, b.lastname", T.JOIN, ""),
-              ("order.MODL", "shippingMethodName", T.LOOKUP, ""), ("order.RLDT", "date", T.DATE_M3, "")]
-    rules += [(f"extra.F{i:02d}", f"fields.f{i}", T.TRIM if i % 2 else T.UPPER, "") for i in range(22)]  # 30 fields
-    for n, (target, source, transform, argument) in enumerate(rules):
-        MappingRule.objects.create(mapping=mapping, position=n, target=target, source=source, transform=transform,
-                                   argument=argument, value_map=carriers if transform == T.LOOKUP else None)
-    mapping.refresh_from_db()
+    rules = [("lines[].ITNO", "items[].sku", "text:15"), ("lines[].ORQT", "items[].amount", "integer"),
+             ("lines[].SAPR", "items[].price", "decimal:2"), ("lines[].ITDS", "items[].name", "text:30")]
+    rules += [("customer.MAIL", "profile.email", "lower"), ("customer.CUNM", "b.firstname, b.lastname", "join"),
+              ("order.MODL", "shippingMethodName", "lookup:carriers"), ("order.RLDT", "date", "date_m3")]
+    rules += [(f"extra.F{i:02d}", f"fields.f{i}", "trim" if i % 2 else "upper") for i in range(22)]  # 30 fields
+    for n, (target, source, transforms) in enumerate(rules):
+        MappingRule.objects.create(mapping=mapping, position=n, target=target, source=source, transforms=transforms)
+    mapping.publish()
     order = {
         "profile": {"email": "Ada@Example.org"}, "b": {"firstname": "Ada", "lastname": "Lovelace"},
         "shippingMethodName": "Courier", "date": 1795684502,

@@ -28,45 +28,44 @@ PRESTASHOP_SLUG = "prestashop-demo"
 DOMINO_SLUG = "domino-demo"
 ORDER_FLOW = "X-Cart orders to M3 sales orders"
 
-T = MappingRule.Transform
 # (target, source, options): X-Cart 5.5 order -> customer, OIS100MI head and lines.
 ORDER_RULES = [
-    ("customer.MAIL", "profile.email", {"required": True, "transform": T.LOWER}),
-    ("customer.CUNM", "billingAddress.firstname, billingAddress.lastname", {"required": True, "transform": T.JOIN}),
-    ("customer.CUA1", "billingAddress.street", {"required": True, "transform": T.TEXT, "argument": "36"}),
-    ("customer.TOWN", "billingAddress.city", {"transform": T.TEXT, "argument": "36"}),
-    ("customer.PONO", "billingAddress.zipcode", {"transform": T.TEXT, "argument": "10"}),
-    ("customer.CSCD", "billingAddress.country_code", {"transform": T.UPPER}),
-    ("customer.PHNO", "billingAddress.phone", {"transform": T.TEXT, "argument": "16"}),
-    ("order.CUOR", "orderNumber", {"required": True, "transform": T.TEXT, "argument": "20"}),
+    ("customer.MAIL", "profile.email", {"required": True, "transforms": "lower"}),
+    ("customer.CUNM", "billingAddress.firstname, billingAddress.lastname", {"required": True, "transforms": "join"}),
+    ("customer.CUA1", "billingAddress.street", {"required": True, "transforms": "text:36"}),
+    ("customer.TOWN", "billingAddress.city", {"transforms": "text:36"}),
+    ("customer.PONO", "billingAddress.zipcode", {"transforms": "text:10"}),
+    ("customer.CSCD", "billingAddress.country_code", {"transforms": "upper"}),
+    ("customer.PHNO", "billingAddress.phone", {"transforms": "text:16"}),
+    ("order.CUOR", "orderNumber", {"required": True, "transforms": "text:20"}),
     ("order.CUCD", "currency.code", {"default": "USD"}),
-    ("order.RLDT", "date", {"transform": T.DATE_M3}),
-    ("order.MODL", "shippingMethodName", {"transform": T.LOOKUP, "value_map": "xcart-shipping-to-m3-modl", "default": "STD"}),
-    ("lines[].ITNO", "items[].sku", {"required": True, "transform": T.TEXT, "argument": "15"}),
-    ("lines[].ORQT", "items[].amount", {"required": True, "transform": T.INTEGER}),
-    ("lines[].SAPR", "items[].price", {"transform": T.DECIMAL, "argument": "2"}),
+    ("order.RLDT", "date", {"transforms": "date_m3"}),
+    ("order.MODL", "shippingMethodName", {"transforms": "lookup:xcart-shipping-to-m3-modl,default=STD"}),
+    ("lines[].ITNO", "items[].sku", {"required": True, "transforms": "text:15"}),
+    ("lines[].ORQT", "items[].amount", {"required": True, "transforms": "integer"}),
+    ("lines[].SAPR", "items[].price", {"transforms": "decimal:2"}),
 ]
 SHIPPING_METHODS = {"Courier": "EXP", "Ground": "UPS", "Local pickup": "PCK"}
 # M3 order status (highest line status) -> X-Cart shipping status: 22 registered, 33 allocated,
 # 44 picking, 66 delivered (shipped from the warehouse), 77 invoiced, 99 completed.
 M3_STATUS_TO_XCART = {"22": "N", "33": "P", "44": "P", "66": "S", "77": "S", "99": "D"}
-STATUS_RULES = [("code", "status", {"required": True, "transform": T.LOOKUP, "value_map": "m3-status-to-xcart-shipping"})]
+STATUS_RULES = [("code", "status", {"required": True, "transforms": "lookup:m3-status-to-xcart-shipping"})]
 SHIPMENT_RULES = STATUS_RULES + [("tracking_number", "tracking", {})]
-STOCK_RULES = [("sku", "ITNO", {"required": True}), ("amount", "quantity", {"required": True, "transform": T.INTEGER})]
+STOCK_RULES = [("sku", "ITNO", {"required": True}), ("amount", "quantity", {"required": True, "transforms": "integer"})]
 
 # Customers both ways, matched by e-mail. X-Cart profiles carry their addresses.
 PROFILE_TO_M3_RULES = [
-    ("MAIL", "email", {"required": True, "transform": T.LOWER}),
-    ("CUNM", "firstname, lastname", {"required": True, "transform": T.JOIN}),
-    ("CUA1", "addresses.0.street", {"default": "-", "transform": T.TEXT, "argument": "36"}),
-    ("TOWN", "addresses.0.city", {"transform": T.TEXT, "argument": "36"}),
-    ("PONO", "addresses.0.zipcode", {"transform": T.TEXT, "argument": "10"}),
-    ("CSCD", "addresses.0.country_code", {"transform": T.UPPER}),
+    ("MAIL", "email", {"required": True, "transforms": "lower"}),
+    ("CUNM", "firstname, lastname", {"required": True, "transforms": "join"}),
+    ("CUA1", "addresses.0.street", {"default": "-", "transforms": "text:36"}),
+    ("TOWN", "addresses.0.city", {"transforms": "text:36"}),
+    ("PONO", "addresses.0.zipcode", {"transforms": "text:10"}),
+    ("CSCD", "addresses.0.country_code", {"transforms": "upper"}),
 ]
 M3_TO_PROFILE_RULES = [
-    ("email", "MAIL", {"required": True, "transform": T.LOWER}),
-    ("firstname", "CUNM", {"transform": T.WORDS, "argument": "0"}),
-    ("lastname", "CUNM", {"transform": T.WORDS, "argument": "1:"}),
+    ("email", "MAIL", {"required": True, "transforms": "lower"}),
+    ("firstname", "CUNM", {"transforms": "words:0"}),
+    ("lastname", "CUNM", {"transforms": "words:1:"}),
 ]
 
 # PrestaShop <-> Domino: order to fulfilment, catalogue, customers.
@@ -77,30 +76,30 @@ DOMINO_STATUS_TO_PRESTASHOP = {"New": "2", "Picked": "3", "Shipped": "4", "Deliv
 PS_ORDER_TO_DOMINO_RULES = [
     ("OrderNumber", "reference", {"required": True}),
     ("ShopOrderId", "id", {"required": True}),
-    ("CustomerName", "customer.firstname, customer.lastname", {"required": True, "transform": T.JOIN}),
-    ("Email", "customer.email", {"transform": T.LOWER}),
+    ("CustomerName", "customer.firstname, customer.lastname", {"required": True, "transforms": "join"}),
+    ("Email", "customer.email", {"transforms": "lower"}),
     ("OrderLines", "associations.order_rows",
-     {"required": True, "transform": T.FORMAT, "argument": "{product_reference} x {product_quantity} @ {unit_price_tax_incl}"}),
-    ("Total", "total_paid", {"transform": T.DECIMAL, "argument": "2"}),
-    ("Status", "current_state", {"transform": T.LOOKUP, "value_map": "prestashop-state-to-domino-status", "default": "New"}),
+     {"required": True, "transforms": "format:{product_reference} x {product_quantity} @ {unit_price_tax_incl}"}),
+    ("Total", "total_paid", {"transforms": "decimal:2"}),
+    ("Status", "current_state", {"transforms": "lookup:prestashop-state-to-domino-status,default=New"}),
     ("OrderDate", "date_add", {}),
 ]
 DOMINO_STATUS_RULES = [
-    ("id_order", "ShopOrderId", {"transform": T.INTEGER}),
-    ("id_order_state", "Status", {"required": True, "transform": T.LOOKUP, "value_map": "domino-status-to-prestashop-state"}),
+    ("id_order", "ShopOrderId", {"transforms": "integer"}),
+    ("id_order_state", "Status", {"required": True, "transforms": "lookup:domino-status-to-prestashop-state"}),
 ]
-DOMINO_TRACKING_RULES = [("id_order", "ShopOrderId", {"transform": T.INTEGER}),
+DOMINO_TRACKING_RULES = [("id_order", "ShopOrderId", {"transforms": "integer"}),
                          ("tracking_number", "TrackingNumber", {"required": True})]
-M3_STOCK_TO_PS_RULES = [("reference", "ITNO", {"required": True}), ("quantity", "quantity", {"required": True, "transform": T.INTEGER})]
+M3_STOCK_TO_PS_RULES = [("reference", "ITNO", {"required": True}), ("quantity", "quantity", {"required": True, "transforms": "integer"})]
 DOMINO_PRODUCT_RULES = [
     ("reference", "SKU", {"required": True}),
-    ("name", "Name", {"required": True, "transform": T.TEXT, "argument": "128"}),
-    ("description", "Description", {"transform": T.RICHTEXT, "argument": "html"}),
-    ("price", "Price", {"transform": T.DECIMAL, "argument": "6"}),
+    ("name", "Name", {"required": True, "transforms": "text:128"}),
+    ("description", "Description", {"transforms": "richtext:html"}),
+    ("price", "Price", {"transforms": "decimal:6"}),
 ]
-PS_CUSTOMER_TO_DOMINO_RULES = [("Email", "email", {"required": True, "transform": T.LOWER}),
+PS_CUSTOMER_TO_DOMINO_RULES = [("Email", "email", {"required": True, "transforms": "lower"}),
                                ("FirstName", "firstname", {}), ("LastName", "lastname", {})]
-DOMINO_CUSTOMER_TO_PS_RULES = [("email", "Email", {"required": True, "transform": T.LOWER}),
+DOMINO_CUSTOMER_TO_PS_RULES = [("email", "Email", {"required": True, "transforms": "lower"}),
                                ("firstname", "FirstName", {"required": True}), ("lastname", "LastName", {"required": True})]
 
 PS_ORDERS_FLOW = "PrestaShop orders to Domino"
@@ -113,9 +112,9 @@ DOMINO_CUSTOMERS_FLOW = "Domino customers to PrestaShop"
 
 PAYMENT_RULES = [
     ("reference", "orderNumber", {"required": True}),
-    ("amount", "total", {"required": True, "transform": T.DECIMAL, "argument": "2"}),
+    ("amount", "total", {"required": True, "transforms": "decimal:2"}),
     ("currency", "currency.code", {"default": "USD"}),
-    ("date", "date", {"transform": T.DATE_M3}),
+    ("date", "date", {"transforms": "date_m3"}),
 ]
 PAYMENT_FLOW = "X-Cart payments to the M3 ledger"
 CUSTOMERS_TO_M3_FLOW = "X-Cart customers to M3"
@@ -138,11 +137,8 @@ def _mapping(name: str, description: str, rules: list) -> Mapping:
     mapping, created = Mapping.objects.get_or_create(name=name, defaults={"description": description})
     if created:
         for position, (target, source, options) in enumerate(rules):
-            options = dict(options)
-            if "value_map" in options:
-                options["value_map"] = ValueMap.objects.get(name=options["value_map"])
             MappingRule.objects.create(mapping=mapping, position=position * 10, target=target, source=source, **options)
-        mapping.refresh_from_db()
+        mapping.publish(by="demo", note="seeded by the demo")
     return mapping
 
 

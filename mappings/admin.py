@@ -6,8 +6,10 @@ from mappings.models import Mapping, MappingRule, ValueMap, ValueMapEntry
 
 class MappingRuleInline(admin.TabularInline):
     model = MappingRule
+    fk_name = "mapping"
     extra = 1
-    fields = ["position", "target", "source", "constant", "default", "required", "transform", "argument", "value_map"]
+    fields = ["position", "target", "source", "constant", "default", "required", "transforms", "condition", "expression",
+              "child"]
 
 
 @admin.register(Mapping)

@@ -16,9 +16,13 @@ import nh3
 
 from connectors.domino.notes import read_richtext
 
-from mappings.models import Mapping, MappingRule
+from mappings.models import Mapping, MappingVersion
 
-Transform = MappingRule.Transform
+
+class Transform:
+    # Transitional names of the first engine's transforms (the chain text uses them: "lower | text:36").
+    NONE, TRIM, UPPER, LOWER, TEXT, INTEGER, DECIMAL = "", "trim", "upper", "lower", "text", "integer", "decimal"
+    JOIN, WORDS, FORMAT, RICHTEXT, DATE_M3, LOOKUP = "join", "words", "format", "richtext", "date_m3", "lookup"
 
 
 class MappingError(Exception):
@@ -56,7 +60,7 @@ def _format(template: str, value) -> str:
     return _PLACEHOLDER.sub(fill, template)
 
 
-def _transform_fn(rule: MappingRule, lookup: dict[str, str] | None):
+def _transform_fn(rule, lookup: dict[str, str] | None):
     kind, arg = rule.transform, rule.argument
 
     if kind in (Transform.NONE, Transform.JOIN):
@@ -162,7 +166,7 @@ class _Generator:
         path = out + "".join(f".setdefault({p!r}, {{}})" for p in parts[:-1])
         self.emit(indent, f"{path}[{parts[-1]!r}] = {value}")
 
-    def rule(self, indent: int, rule: MappingRule, lookup, root: str, out: str, sources: list[str], target: list[str]):
+    def rule(self, indent: int, rule, lookup, root: str, out: str, sources: list[str], target: list[str]):
         number = len(self.namespace["RULES"])
         self.namespace["RULES"].append(str(rule))
         self.namespace["TNAMES"].append(rule.transform)
@@ -197,7 +201,7 @@ class _Generator:
         self.set(indent + 1, out, target, "v")
 
 
-def _split_rule(rule: MappingRule):
+def _split_rule(rule):
     """(list target or None, list source or None, source paths, target path) of a rule."""
     target = rule.target.strip()
     list_target = list_source = None
@@ -214,13 +218,35 @@ def _split_rule(rule: MappingRule):
     return list_target, list_source, sources, target.split(".")
 
 
-def compile_mapping(mapping: Mapping):
-    """Generate and compile the function record -> output dict for the mapping's current rules."""
-    rules = list(mapping.rules.select_related("value_map").prefetch_related("value_map__entries"))
+class _Rule:
+    """A snapshot rule as the generator reads it (transitional: one transform step per rule)."""
+
+    def __init__(self, data: dict, value_maps: dict):
+        self.__dict__.update(data)
+        steps = [step.strip() for step in (data.get("transforms") or "").split("|") if step.strip()]
+        if len(steps) > 1:
+            raise MappingError(f"rule {self}: chains of transforms are not supported yet")
+        self.transform, _, self.argument = (steps[0] if steps else "").partition(":")
+        self.value_map = self.lookup = None
+        if self.transform == Transform.LOOKUP:
+            name, _, default = self.argument.partition(",default=")
+            if name not in value_maps:
+                raise MappingError(f"rule {self}: value map '{name}' does not exist")
+            self.value_map, self.lookup = type("VM", (), {"name": name}), value_maps[name]
+            self.default = self.default or default
+
+    def __str__(self):
+        return f"{self.target} <- {self.source or repr(self.constant)}"
+
+
+def compile_snapshot(snapshot: dict, label: str = "draft"):
+    """Generate and compile the function record -> output dict for a mapping snapshot."""
+    value_maps = snapshot.get("value_maps") or {}
+    rules = [_Rule(data, value_maps) for data in snapshot["rules"]]
     gen = _Generator()
     scalar, by_list = [], {}
     for rule in rules:
-        lookup = {e.source_value: e.target_value for e in rule.value_map.entries.all()} if rule.value_map else None
+        lookup = rule.lookup
         list_target, list_source, sources, target = _split_rule(rule)
         if list_target:
             group = by_list.setdefault(list_target, {"source": list_source, "rules": []})
@@ -255,7 +281,7 @@ def compile_mapping(mapping: Mapping):
     gen.emit(1, "except _ERRORS as exc:")
     gen.emit(2, "raise MappingError(f\"rule {RULES[r]}: transform '{TNAMES[r]}' failed on {v!r}: {exc}\") from None")
     gen.emit(1, "return out")
-    code = compile("\n".join(gen.lines), f"<mapping {mapping.pk} v{mapping.version}>", "exec")
+    code = compile("\n".join(gen.lines), f"<mapping {label}>", "exec")
     exec(code, gen.namespace)  # noqa: S102 - source written above from repr()'d names only
     return gen.namespace["run"]
 
@@ -263,10 +289,25 @@ def compile_mapping(mapping: Mapping):
 _compiled: dict[tuple, object] = {}
 
 
-def compiled(mapping: Mapping):
-    # updated_at too: ids can come back (a restored database, tests rolled back) with version 1 again.
-    key = (mapping.pk, mapping.version, mapping.updated_at)
+def _compiled_version(version: MappingVersion):
+    # Versions are immutable; created_at too because ids can come back (a restored database, tests rolled back).
+    key = (version.pk, version.created_at)
     fn = _compiled.get(key)
     if fn is None:
-        fn = _compiled[key] = compile_mapping(mapping)
+        fn = _compiled[key] = compile_snapshot(version.snapshot, str(version))
     return fn
+
+
+def compiled(mapping: Mapping):
+    """The function of the mapping's published version (what flows run)."""
+    if not mapping.published_id:
+        raise MappingError(f"mapping '{mapping}' has no published version yet; publish it in the admin")
+    return _compiled_version(mapping.published)
+
+
+def compiled_version(mapping: Mapping, number: int):
+    """The function of one version of the mapping (replay against a chosen version)."""
+    version = MappingVersion.objects.filter(mapping=mapping, number=number).first()
+    if version is None:
+        raise MappingError(f"mapping '{mapping}' has no version {number}")
+    return _compiled_version(version)

@@ -33,8 +33,8 @@ class FlowSerializer(serializers.ModelSerializer):
 class MappingRuleSerializer(serializers.ModelSerializer):
     class Meta:
         model = MappingRule
-        fields = ["id", "position", "target", "source", "constant", "default", "required", "transform", "argument",
-                  "value_map"]
+        fields = ["id", "position", "target", "source", "constant", "default", "required", "transforms", "condition",
+                  "expression", "child"]
 
 
 class MappingSerializer(serializers.ModelSerializer):
@@ -42,7 +42,7 @@ class MappingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Mapping
-        fields = ["id", "name", "description", "version", "updated_at", "rules"]
+        fields = ["id", "name", "description", "source_schema", "target_schema", "version", "updated_at", "rules"]
 
 
 class InboundEventSerializer(serializers.ModelSerializer):
