@@ -1,0 +1,1 @@
+"""Mapping suggestions measured against Valentine (run_suggest.py)."""
