@@ -132,9 +132,9 @@ def _value_map(name: str, description: str, entries: dict) -> ValueMap:
     return value_map
 
 
-def _mapping(name: str, description: str, rules: list) -> Mapping:
+def _mapping(name: str, description: str, rules: list, **schemas) -> Mapping:
     """The mapping with these rules, created once: later runs keep what an integrator changed."""
-    mapping, created = Mapping.objects.get_or_create(name=name, defaults={"description": description})
+    mapping, created = Mapping.objects.get_or_create(name=name, defaults={"description": description, **schemas})
     if created:
         for position, (target, source, options) in enumerate(rules):
             MappingRule.objects.create(mapping=mapping, position=position * 10, target=target, source=source, **options)
@@ -202,7 +202,8 @@ def seed(simulator_url: str) -> dict:
     _value_map("xcart-shipping-to-m3-modl", "X-Cart shipping method -> M3 delivery method (MODL)", SHIPPING_METHODS)
     _value_map("m3-status-to-xcart-shipping", "M3 order status -> X-Cart shipping status code", M3_STATUS_TO_XCART)
     order_mapping = _mapping("X-Cart order -> M3 sales order",
-                             "Customer found by e-mail or created; one AddBatchLine per item.", ORDER_RULES)
+                             "Customer found by e-mail or created; one AddBatchLine per item.", ORDER_RULES,
+                             source_schema="xcart.order", target_schema="infor_m3.sales_order")
     flows = {
         "order": _flow(ORDER_FLOW, source=xcart, source_entity="order", source_event="created", mapping=order_mapping,
                        target=m3, target_action="sales_order.create",

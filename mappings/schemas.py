@@ -251,7 +251,7 @@ class _Writer:
 
         def problem(message: str) -> str:
             return f"out.append(Problem({path!r}, {message}, {v}, {at}))"
-        self.emit(indent, f"if {v} is None or {v} == '':")
+        self.emit(indent, f"if {v} is None or {v} == '' or {v} == []:")
         self.emit(indent + 1, problem(repr("required, but missing or empty")) if required else "pass")
         if kind == "string":
             self.emit(indent, f"elif {v}.__class__ is str:")

@@ -118,7 +118,8 @@ def _memo(fn: Fn, size: int = 4096) -> Fn:
     cache: dict = {}
 
     def memo(v):
-        key = v if v.__class__ is str else (v.__class__, v)
+        # Equal is not the same: 0.0 == -0.0 and Decimal("1.0") == Decimal("1") write differently.
+        key = v if v.__class__ is str or v.__class__ is int else (v.__class__, repr(v))
         try:
             found = cache.get(key, _NOT_CACHED)
         except TypeError:  # a list or dict: nothing to key on

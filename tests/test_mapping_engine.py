@@ -473,6 +473,8 @@ def test_the_demo_order_mapping_meets_the_m3_sales_order_schema():
         run(mapping, dict(order, profile=dict(order["profile"], email="ada at example")))
     assert str(caught.value) == ("customer.MAIL <- profile.email: 'ada at example' should be an e-mail address "
                                  "(infor_m3.sales_order)")
+    with pytest.raises(MappingError, match=r"lines.*required, but missing or empty"):
+        run(mapping, dict(order, items=[]))  # an order without lines is never sent half-made
 
 
 def test_checks_the_rules_guarantee_are_skipped_but_required_and_lengths_stay():

@@ -104,7 +104,7 @@ def test_missing_required_fields_are_named():
     assert ("customer.CUNM", "required, but missing or empty") in found
     assert ("customer.CUA1", "required, but missing or empty") in found
     assert ("order.CUOR", "required, but missing or empty") in found
-    assert ("lines", "required, but missing or empty") not in found  # an empty list is there (the connector says no lines)
+    assert ("lines", "required, but missing or empty") in found  # an order without lines is not sent
     nothing = problems("infor_m3.sales_order", {})
     assert ("lines", "required, but missing or empty") in nothing
     assert ("customer.MAIL", "required, but missing or empty") in nothing  # the parent is missing too
@@ -174,3 +174,13 @@ def test_bad_schemas_are_refused_when_the_validator_is_written():
         validator({"label": "x", "fields": {"lines[]..ITNO": {"type": "string"}}})
     with pytest.raises(ValueError, match="unknown type"):
         validator({"label": "x", "fields": {"ITNO": {"type": "varchar"}}})
+
+
+def test_a_required_list_that_is_empty_is_a_problem():
+    from mappings.schemas import validator
+
+    check = validator({"label": "t", "fields": {"lines": {"type": "list", "required": True},
+                                               "lines[].ITNO": {"type": "string", "required": True}}})
+    problems = check({"lines": []})
+    assert [p.path for p in problems] == ["lines"] and "required" in problems[0].message
+    assert check({"lines": [{"ITNO": "A1"}]}) == []

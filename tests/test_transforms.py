@@ -403,3 +403,12 @@ def test_kept_answers_never_mix_up_equal_values_of_other_types_nor_keep_errors()
         to_decimal("x")  # the error again, not a kept answer
     country = build("country", "iso2>prestashop", CONTEXT)
     assert [country("FR") for _ in range(3)] == ["8", "8", "8"]
+
+
+def test_cached_answers_keep_negative_zero_apart():
+    from mappings.transforms import Context, build
+
+    rounded = build("decimal", "2", Context(value_maps={}))
+    negative = rounded(-0.0)
+    assert rounded(0.0) == "0.00"  # not the answer kept for -0.0, which equals it
+    assert rounded(-0.0) == negative
