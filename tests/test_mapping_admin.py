@@ -10,6 +10,7 @@ import re
 
 import pytest
 from django.contrib.auth.models import Group, Permission, User
+from django.urls import reverse
 from django.utils.html import escape
 
 from hub import demo
@@ -151,7 +152,7 @@ def test_preview_runs_the_draft_on_pasted_json_and_on_a_recorded_event(client, a
     record = place_order(client, setup, 7001)
     MappingRule.objects.filter(mapping=mapping, target="customer.TOWN").update(transforms="upper")
 
-    sample = {"orderNumber": "55", "profile": {"email": "A@B.C"}, "items": [],
+    sample = {"orderNumber": "55", "profile": {"email": "A@B.C"}, "items": [{"sku": "SKU-0001", "amount": 1}],
               "billingAddress": {"firstname": "Al", "lastname": "<b>X</b>", "street": "1 Road", "city": "Paris"}}
     pasted = admin_client.post(url(mapping, "preview"), {"sample": json.dumps(sample)})
     page = text(pasted)
@@ -315,3 +316,21 @@ def test_add_pages_and_a_never_published_mapping_render(admin_client):
     assert [c.kind for c in review.context["changes"].rules] == ["added"]
     publish(admin_client, mapping, note="first")
     assert Mapping.objects.get(pk=mapping.pk).version == 1
+
+
+def test_a_bad_chain_or_expression_is_refused_on_its_row_when_the_draft_is_saved(admin_client):
+    mapping = Mapping.objects.create(name="typos")
+    ValueMap.objects.create(name="carriers")
+    change = reverse("admin:mappings_mapping_change", args=[mapping.pk])
+    form = {"name": "typos", "description": "", "source_schema": "", "target_schema": "",
+            "rules-TOTAL_FORMS": "1", "rules-INITIAL_FORMS": "0", "rules-MIN_NUM_FORMS": "0", "rules-MAX_NUM_FORMS": "1000",
+            "rules-0-position": "1", "rules-0-target": "order.MODL", "rules-0-source": "shippingMethodName",
+            "rules-0-transforms": "trim | lookup:carierrs", "rules-0-condition": "x.__class__", "rules-0-expression": ""}
+    page = admin_client.post(change, form)
+    assert page.status_code == 200 and not mapping.rules.exists()
+    errors = text(page)
+    assert "carierrs" in errors and "__class__" in errors
+    assert "Transforms" in errors and "date_m3" in errors  # the list of transforms is on the page
+    form.update({"rules-0-transforms": "trim | lookup:carriers", "rules-0-condition": 'shippingMethodName != ""'})
+    assert admin_client.post(change, form).status_code == 302
+    assert mapping.rules.get().transforms == "trim | lookup:carriers"
