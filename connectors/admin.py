@@ -20,7 +20,7 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings"]
+        fields = ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings", "rate_limit", "rate_burst"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,6 +94,7 @@ class ConnectionAdmin(SimpleHistoryAdmin):
         return [
             (None, {"fields": ["name", "slug", "kind", "base_url", "auth_kind", "enabled", "settings"]}),
             ("Secrets (write-only, stored encrypted)", {"fields": SECRET_FORM_FIELDS}),
+            ("Rate budget (shared by every worker)", {"fields": ["rate_limit", "rate_burst"]}),
             ("Status", {"fields": self.readonly_fields}),
         ]
 

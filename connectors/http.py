@@ -3,7 +3,8 @@
 Every connector call goes through ``HttpClient.request`` so that every system gets the same
 treatment: a timeout on every call, connection failures / 5xx / 429 as transient errors (429 with
 its Retry-After), other 4xx as permanent ones in the system's own words, and each exchange recorded
-(secrets masked, bodies cut) for the sync attempt that made it.
+(secrets masked, bodies cut) for the sync attempt that made it. A connection with a rate budget
+waits here for its slot before each call (a bulk call is one call), whichever worker makes it.
 """
 
 import json
@@ -46,32 +47,34 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 
 class HttpClient:
-    def __init__(self, system: str, describe_error):
+    def __init__(self, system: str, describe_error, budget=None):
         self.system = system
         self.describe_error = describe_error
+        self.budget = budget  # connectors.ratelimit.Budget, or None: no limit
         self.exchanges: list[dict] = []
 
     def request(self, method: str, url: str, *, session_key: str = "", log_as: str = "",
-                log_request=None, mask=frozenset(), **kwargs) -> requests.Response:
+                log_request=None, mask=frozenset(), log_response: bool = True, **kwargs) -> requests.Response:
         """Send one request; return the response when it is 2xx/3xx, raise ConnectorError if not.
 
         ``log_request`` replaces what is recorded as the request body (e.g. MI input fields);
         ``log_as`` names the exchange in the attempt log (e.g. ``OIS100MI/AddBatchHead``);
-        ``mask`` names fields to mask in the log besides the usual credentials (personal data).
+        ``mask`` names fields to mask in the log besides the usual credentials (personal data);
+        ``log_response=False`` leaves the body out (a bulk call's answer is logged per record instead).
         """
         from connectors.base import ConnectorError
 
         kwargs.setdefault("timeout", settings.HUB_HTTP_TIMEOUT)
         try:
-            return self._send(method, url, session_key, log_as, log_request, mask, kwargs)
+            return self._send(method, url, session_key, log_as, log_request, mask, kwargs, log_response)
         except ConnectorError as exc:
             # A short Retry-After is honoured here, once; a longer one goes back to the job's retries.
             if exc.status != 429 or exc.retry_after is None or exc.retry_after > settings.HUB_INLINE_RETRY_AFTER:
                 raise
             time.sleep(exc.retry_after)
-            return self._send(method, url, session_key, log_as, log_request, mask, kwargs)
+            return self._send(method, url, session_key, log_as, log_request, mask, kwargs, log_response)
 
-    def _send(self, method, url, session_key, log_as, log_request, mask, kwargs) -> requests.Response:
+    def _send(self, method, url, session_key, log_as, log_request, mask, kwargs, log_response=True) -> requests.Response:
         from connectors.base import ConnectorError
 
         entry = {
@@ -82,6 +85,10 @@ class HttpClient:
                                       mask),
         }
         self.exchanges.append(entry)
+        if self.budget is not None:
+            waited = self.budget.wait()
+            if waited:
+                entry["rate_wait_ms"] = int(waited * 1000)
         started = time.perf_counter()
         try:
             response = session_for(session_key or self.system).request(method, url, **kwargs)
@@ -96,10 +103,11 @@ class HttpClient:
         except requests.ConnectionError as exc:
             entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
             raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
-        entry.update(url=redact_url(response.url, mask), status=response.status_code, duration_ms=_ms(started),
-                     response=_response_body(response))
+        entry.update(url=redact_url(response.url, mask), status=response.status_code, duration_ms=_ms(started))
         if response.status_code < 400:
+            entry["response"] = _response_body(response) if log_response else "(not logged: one answer per record)"
             return response
+        entry["response"] = _response_body(response)
         message = f"{self.system} answered HTTP {response.status_code}: {self.describe_error(response)}"
         if response.status_code == 429:
             raise ConnectorError(message, permanent=False, status=429,

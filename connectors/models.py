@@ -29,6 +29,11 @@ class Connection(models.Model):
     circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED, editable=False)
     circuit_failures = models.PositiveIntegerField(default=0, editable=False)
     circuit_opened_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Rate budget shared by every worker (a token bucket in Redis): empty means unlimited.
+    rate_limit = models.FloatField("requests per second", null=True, blank=True,
+                                   help_text="Most calls per second to this system, from all workers together; empty: no limit")
+    rate_burst = models.PositiveIntegerField("burst", null=True, blank=True,
+                                             help_text="Calls allowed at once above the steady rate (default 1)")
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

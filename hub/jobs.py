@@ -1,4 +1,11 @@
-"""RQ job entry points. Jobs take ids only and load everything from the database."""
+"""RQ job entry points. Jobs take ids only and load everything from the database.
+
+Events are not one job each: ingest signals the event's partition (hub.drain) and one
+``drain_partition`` job per partition processes its events in batches. A record to retry keeps its
+event in the partition, not claimable before the retry is due, and a ``wake_partition`` job is
+scheduled for then: retries go through the batch (and bulk) path too. Operator replays are one
+``replay_record`` job per record.
+"""
 
 import logging
 from datetime import timedelta
@@ -8,7 +15,7 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from hub import pipeline
+from hub import drain, pipeline
 
 log = logging.getLogger(__name__)
 LOCK_SECONDS = 600  # longer than any one run of a job; a killed worker's lock expires after it
@@ -35,6 +42,8 @@ def empty_queue() -> None:
     queue.empty()
     for job_id in queue.scheduled_job_registry.get_job_ids():
         queue.scheduled_job_registry.remove(job_id, delete_job=True)
+    for name in queue.connection.scan_iter(match=drain.key("*", "*")):
+        queue.connection.delete(name)  # "a drain job is queued" no longer holds
 
 
 def _enqueue(func, arg) -> bool:
@@ -47,18 +56,37 @@ def _enqueue(func, arg) -> bool:
         return False
 
 
-def _schedule_retries(retries: list[tuple[int, float]]) -> None:
-    """Replay each record after its delay (RQ's scheduler); if Redis refuses, the sweeper finds
-    the record by its next_attempt_at."""
-    for record_id, delay in retries:
-        try:
-            _queue().enqueue_in(timedelta(seconds=delay), replay_record, record_id)
-        except redis.RedisError as exc:
-            log.warning("could not schedule the retry of record %s: %s; the sweeper will", record_id, exc)
+def _schedule_wake(event_id: int, delay: float) -> None:
+    """Signal the event's partition after ``delay`` seconds (a record of it will be due for its retry);
+    if Redis refuses, the sweeper finds the event when it is due."""
+    from monitoring.models import InboundEvent
+
+    connection_id, partition = InboundEvent.objects.values_list("connection_id", "partition").get(pk=event_id)
+    try:
+        _queue().enqueue_in(timedelta(seconds=delay), wake_partition, connection_id, partition)
+    except redis.RedisError as exc:
+        log.warning("could not schedule the retry of event %s: %s; the sweeper will", event_id, exc)
+
+
+def signal_partition(connection_id: int, partition: int) -> bool:
+    """Ingest's one Redis call: make sure the partition has a drain job (see hub.drain)."""
+    return drain.signal(connection_id, partition)
+
+
+def signal_events(event_ids) -> int:
+    """Signal the partitions of stored events (polls, messages); one query for all of them."""
+    from monitoring.models import InboundEvent
+
+    ids = list(event_ids)
+    if not ids:
+        return 0
+    partitions = set(InboundEvent.objects.filter(pk__in=ids).values_list("connection_id", "partition"))
+    return sum(drain.signal(connection_id, partition) for connection_id, partition in partitions)
 
 
 def enqueue_event(event_id: int) -> bool:
-    return _enqueue(process_event, event_id)
+    """Kept for callers that store one event (ION messages): signals the event's partition."""
+    return signal_events([event_id]) > 0
 
 
 def enqueue_replay(record_id: int) -> bool:
@@ -70,18 +98,47 @@ def _locked(name: str):
     return _queue().connection.lock(f"hub:lock:{name}", timeout=LOCK_SECONDS, blocking_timeout=30)
 
 
+def drain_partition(connection_id: int, partition: int) -> int:
+    """Process the partition's events in batches until it is empty (hub.drain)."""
+    return drain.drain(connection_id, partition)
+
+
+def wake_partition(connection_id: int, partition: int) -> bool:
+    """Scheduled for when retries of the partition are due: a drain job, unless one is pending."""
+    return drain.signal(connection_id, partition)
+
+
 def process_event(event_id: int) -> None:
+    """One event as a batch of one (jobs queued by an older version of the hub)."""
+    pipeline.process_event(event_id)
+    drain.wake_when_due(*_partition_of_event(event_id))
+
+
+def _partition_of_event(event_id: int) -> tuple[int, int]:
+    from monitoring.models import InboundEvent
+
+    return InboundEvent.objects.values_list("connection_id", "partition").get(pk=event_id)
+
+
+def _replay(record_id: int, check_stale: bool) -> None:
+    from monitoring.models import SyncRecord
+
+    event_id = SyncRecord.objects.values_list("event_id", flat=True).get(pk=record_id)
     with _locked(f"event:{event_id}"):
-        retries = pipeline.process_event(event_id)
-    _schedule_retries(retries)
+        delay = pipeline.replay_record(record_id, check_stale=check_stale)
+    if delay is not None:  # failed transiently again: its event waits in its partition for the retry
+        _schedule_wake(event_id, delay)
 
 
 def replay_record(record_id: int) -> None:
-    from monitoring.models import SyncRecord
+    """An operator's replay: sends the record whatever version was applied since."""
+    _replay(record_id, check_stale=False)
 
-    with _locked(f"event:{SyncRecord.objects.values_list('event_id', flat=True).get(pk=record_id)}"):
-        retries = pipeline.replay_record(record_id)
-    _schedule_retries(retries)
+
+def retry_record(record_id: int) -> None:
+    """A retry of one record whose event is not in a partition's hands (the sweeper's safety net):
+    skipped as stale if a newer version was applied meanwhile."""
+    _replay(record_id, check_stale=True)
 
 
 def poll_flow(flow_id: int) -> int:
@@ -90,8 +147,7 @@ def poll_flow(flow_id: int) -> int:
 
     with _locked(f"poll:{flow_id}"):
         new_ids = polling.poll_flow(flow_id)
-    for event_id in new_ids:
-        enqueue_event(event_id)
+    signal_events(new_ids)
     return len(new_ids)
 
 
@@ -112,24 +168,24 @@ def schedule_polls() -> int:
     return len(flows)
 
 
-def sweep_unqueued_events(older_than_seconds: int = 60) -> int:
-    """Enqueue events that were stored but never picked up (Redis down at ingest, a worker killed).
+def sweep_unqueued_events(older_than_seconds: int = 10) -> int:
+    """Drain again what no worker has: events stored while Redis was down, events a killed worker
+    had claimed (once its lease ran out), and retries whose scheduled job Redis lost.
 
-    Run every minute by ``rqcron hub.cron``.
+    Run every 15 seconds by ``rqcron hub.cron``; returns how many partitions and records it queued.
     """
-    from monitoring.models import InboundEvent, SyncRecord
+    from monitoring.models import SyncRecord
 
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
-    stuck = InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED, received_at__lt=cutoff).exclude(
-        records__status=SyncRecord.Status.RETRYING
-    )
-    count = 0
-    for event_id in stuck.values_list("id", flat=True).distinct()[:1000]:
-        count += enqueue_event(event_id)
-    # Retries whose scheduled job never ran (Redis lost it, or was down when it was scheduled).
-    overdue = SyncRecord.objects.filter(status=SyncRecord.Status.RETRYING, next_attempt_at__lt=cutoff)
+    from monitoring.models import InboundEvent
+
+    count = drain.sweep(older_than_seconds)
+    # Retrying records are retried by their event's partition; one whose event was settled some
+    # other way (an older version of the hub) gets a job of its own.
+    cutoff = timezone.now() - timedelta(seconds=max(older_than_seconds, 30))
+    overdue = SyncRecord.objects.filter(status=SyncRecord.Status.RETRYING, next_attempt_at__lt=cutoff).exclude(
+        event__status=InboundEvent.Status.RECEIVED)
     for record_id in overdue.values_list("id", flat=True)[:1000]:
-        count += enqueue_replay(record_id)
+        count += _enqueue(retry_record, record_id)
     if count:
         log.info("sweeper enqueued %s stored events", count)
     return count

@@ -1,137 +1,131 @@
-"""The path a record travels after ingest: resolve flows, enrich, map, link, deliver, record.
+"""The path a record travels after ingest: resolve flows, enrich, map, link, deliver, record, a batch at a time.
 
-Each step's failure ends up on a SyncRecord row an operator can read: mapping errors and business
-errors are permanent (fix, then Replay), network trouble is transient: the record is replayed
-later by its flow's retry policy, until its attempts are used up and it is dead-lettered.
+A drainer hands ``process_events`` a batch of claimed events (hub.drain). Everything a batch needs
+is read once for the whole batch: the flows (with their compiled mappings), the links, the hub's
+own writes (echoes), the versions already applied; the target calls are bulk calls where the
+target has them (``Connector.bulk_actions``) and otherwise run on a few threads, the records of
+one source record one after the other; the results are written with bulk inserts and updates.
+
+Per record the rules are those of a single delivery: no flow -> the event is ignored; an echo of
+the hub's own write is dropped; ``only_when`` decides whether a flow applies; an open circuit
+holds the record (no attempt is used); a ``*.create`` flow never touches a linked record; a thin
+payload is fetched; a mapping error is permanent; network trouble is transient and retried with
+the flow's policy until it is dead-lettered; an update older than the one applied is skipped as
+stale. Every attempt is a row, with its calls redacted.
 """
 
 import json
 import logging
 import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import connection as db_connection, transaction
 from django.utils import timezone
 
 from connectors import circuit
 from connectors.base import ConnectorError
 from connectors.models import Connection
+from hub import bulkwrite, conflicts, replay
 from hub.models import Flow, HubWrite, Link
-from mappings.engine import MappingError, compiled
+from mappings.engine import MappingError
 from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, error_group_of
 
 log = logging.getLogger(__name__)
+
+SETTLED = (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED, SyncRecord.Status.STALE, SyncRecord.Status.IGNORED)
 
 
 class PayloadGone(ValueError):
     """The event's body was purged (retention): only an operator's corrected record can be sent."""
 
 
-def flows_for(event: InboundEvent):
-    entity, _, action = event.topic.partition(".")
-    return list(
-        Flow.objects.filter(source_id=event.connection_id, source_entity=entity, enabled=True,
-                            source_event__in=["*", action])
-        .select_related("source", "target", "mapping")
-    )
-
-
-def process_event(event_id: int) -> list[tuple[int, float]]:
-    """Run every flow subscribed to the event; return (record id, delay) of those to retry."""
-    event = InboundEvent.objects.select_related("connection").filter(pk=event_id).first()
-    if event is None:  # purged (retention, a reset demo) after the job was queued: nothing to do
-        log.warning("event %s no longer exists; job dropped", event_id)
-        return []
-    flows = flows_for(event)
-    if not flows:
-        event.status, event.error = InboundEvent.Status.IGNORED, f"no enabled flow for {event.connection.slug} {event.topic}"
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "processed_at"])
-        return []
-    echo = echo_of(event)
-    if echo:
-        event.status, event.error = InboundEvent.Status.IGNORED, echo
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "processed_at"])
-        return []
-    flows = [flow for flow in flows if applies(flow, event)]
-    retries = []
-    for flow in flows:
-        record, _ = SyncRecord.objects.get_or_create(event=event, flow=flow, defaults={"source_id": event.source_id})
-        if record.status in (SyncRecord.Status.SYNCED, SyncRecord.Status.FAILED):
-            continue  # settled by an earlier run of this job; only Replay runs it again
-        if hold(record, flow) or deliver(record, event, flow) == SyncRecord.Status.RETRYING:
-            retries.append((record.pk, record.retry_delay))
-    finish_event(event)
-    return retries
-
-
-def replay_record(record_id: int) -> list[tuple[int, float]]:
-    record = SyncRecord.objects.select_related("event__connection", "flow__source", "flow__target", "flow__mapping").get(pk=record_id)
-    if hold(record, record.flow):
-        return [(record.pk, record.retry_delay)]
-    status = deliver(record, record.event, record.flow)
-    finish_event(record.event)
-    return [(record.pk, record.retry_delay)] if status == SyncRecord.Status.RETRYING else []
-
-
-def finish_event(event: InboundEvent) -> None:
-    statuses = set(event.records.values_list("status", flat=True))
-    if statuses & {SyncRecord.Status.PENDING, SyncRecord.Status.RETRYING}:
-        return
-    failed = SyncRecord.Status.FAILED in statuses
-    event.status = InboundEvent.Status.FAILED if failed else InboundEvent.Status.PROCESSED
-    event.error = "a flow failed; see its sync record" if failed else ""
-    event.processed_at = timezone.now()
-    event.save(update_fields=["status", "error", "processed_at"])
-
+# --- reading the source record ------------------------------------------------------------------------
 
 def source_record(event: InboundEvent) -> dict:
     """The full source record: as polled, from the pushed body or message, or fetched when thin.
 
-    Read once per job (echo check, flow conditions and every flow share it)."""
+    Read once per event (echo check, flow conditions and every flow share it)."""
     if not hasattr(event, "_source_record"):
-        event._source_record = _read_source_record(event)
+        try:
+            event._source_record = _read_source_record(event)
+        except (ConnectorError, ValueError) as exc:
+            event._source_record = exc
+    if isinstance(event._source_record, Exception):
+        raise event._source_record
     return event._source_record
 
 
-def _read_source_record(event: InboundEvent) -> dict:
+def _parse(event: InboundEvent):
+    """(record, None) from the stored body, or (None, entity) when the push is thin and must be fetched."""
     if not event.body:
         raise PayloadGone(f"event {event.pk}'s payload was purged by retention; use 'Edit the source record and "
                           "replay' to send it again")
     if event.origin == InboundEvent.Origin.POLL:
-        return json.loads(event.body)
-    connector = event.connection.connector()
+        return json.loads(event.body), None
+    connector = connector_of(event.connection)
     if event.origin == InboundEvent.Origin.MESSAGE:
         parsed = connector.parse_message(event.body)
     else:
         parsed = connector.parse_push(json.loads(event.body), event.headers)
-    if parsed.record is not None:
-        return parsed.record
-    return connector.fetch(parsed.entity, parsed.source_id)
+    return parsed.record, (parsed.entity if parsed.record is None else None)
 
 
-def applies(flow: Flow, event: InboundEvent) -> bool:
-    """A flow with ``only_when`` runs only for records that meet each of its conditions."""
-    if not flow.only_when:
-        return True
-    try:
-        record = source_record(event)
-    except (ConnectorError, ValueError):
-        return True  # cannot read the record now: let the delivery attempt say why
-    return all(_condition_holds(flow, event, record, term.strip()) for term in flow.only_when.split(",") if term.strip())
+def _read_source_record(event: InboundEvent) -> dict:
+    record, thin_entity = _parse(event)
+    if thin_entity is None:
+        return record
+    return event.connection.connector().fetch(thin_entity, event.source_id)
 
 
-def _condition_holds(flow: Flow, event: InboundEvent, record: dict, term: str) -> bool:
-    """``path`` has a value, ``path=value`` (compared as text), or ``@linked``: the record is linked
-    to one in the target (e.g. polled M3 orders that came from this store)."""
-    if term == "@linked":
-        return linked_id(flow, event.source_id) is not None
-    path, equals, expected = term.partition("=")
-    value = record_value(record, path.strip())
-    if equals:
-        return value is not None and str(value).strip() == expected.strip()
-    return value not in (None, "", [], {})
+def _read_all(events: list[InboundEvent]) -> None:
+    """Parse every event's record; fetch thin ones on a few threads (each fetch is a network wait)."""
+    thin = []
+    for event in events:
+        try:
+            record, thin_entity = _parse(event)
+        except (ConnectorError, ValueError) as exc:
+            event._source_record = exc
+            continue
+        if thin_entity is None:
+            event._source_record = record
+        else:
+            thin.append((event, thin_entity))
+    if not thin:
+        return
+
+    def fetch(item):
+        event, entity = item
+        try:
+            event._source_record = event.connection.connector().fetch(entity, event.source_id)
+        except (ConnectorError, ValueError) as exc:
+            event._source_record = exc
+        except Exception as exc:  # a bug: reported on the record by the delivery that needs it
+            log.exception("event %s: fetching the source record failed", event.pk)
+            event._source_record = ValueError(f"unexpected {type(exc).__name__} fetching the record: {exc}")
+
+    _run_threaded(fetch, thin)
+
+
+def _run_threaded(func, items):
+    """Run ``func`` over ``items`` on HUB_DELIVERY_THREADS threads (in this thread when one is enough)."""
+    threads = min(settings.HUB_DELIVERY_THREADS, len(items))
+    if threads <= 1:
+        for item in items:
+            func(item)
+        return
+
+    def guarded(item):
+        try:
+            func(item)
+        finally:
+            db_connection.close()  # a pool thread's own connection, if the call opened one
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="deliver") as pool:
+        list(pool.map(guarded, items))
 
 
 def record_value(record: dict, path: str):
@@ -140,130 +134,575 @@ def record_value(record: dict, path: str):
     return record
 
 
-def echo_of(event: InboundEvent) -> str:
-    """Why the event is the hub's own write coming back (empty when it is a real change)."""
-    entity = event.topic.partition(".")[0]
-    write = HubWrite.objects.filter(connection=event.connection_id, entity=entity, record_id=event.source_id).first()
-    if write is None:
-        return ""
-    try:
-        record = source_record(event)
-    except (ConnectorError, ValueError):
-        return ""  # cannot tell: let the flows run and report
-    if not write.matches(record):
-        return ""
-    return f"echo of the hub's own write of {entity} {event.source_id} at {write.written_at:%Y-%m-%d %H:%M:%S}"
+# --- what one batch reads once ----------------------------------------------------------------------
 
+class Links:
+    """The links of a batch's records, read in two queries; new links are added as they are made."""
 
-def _remember_write(flow: Flow, mapped: dict, target_id: str) -> None:
-    fields = {k: v for k, v in mapped.items() if not isinstance(v, (dict, list))}
-    if fields and target_id:
-        HubWrite.objects.update_or_create(connection=flow.target, entity=flow.target_entity,
-                                          record_id=target_id, defaults={"fields": fields})
+    def __init__(self, source_ids: dict[int, set[str]]):
+        self.forward, self.backward = {}, {}
+        for connection_id, ids in source_ids.items():
+            if not ids:
+                continue
+            for row in Link.objects.filter(source_connection_id=connection_id, source_id__in=ids).values_list(
+                    "source_connection_id", "entity", "source_id", "target_connection_id", "target_entity", "target_id"):
+                self.forward[row[:5]] = row[5]
+            for src, source_id, tgt, target_id in Link.objects.filter(
+                    target_connection_id=connection_id, target_id__in=ids).values_list(
+                    "source_connection_id", "source_id", "target_connection_id", "target_id"):
+                self.backward.setdefault((src, tgt, target_id), source_id)
+
+    def target_of(self, flow: Flow, source_id: str) -> str | None:
+        """The record's id in the flow's target, from a link made in either direction: a back-flow
+        (M3 shipment -> X-Cart) finds the X-Cart order through the link the order flow made."""
+        forward = self.forward.get((flow.source_id, flow.source_entity, source_id, flow.target_id, flow.target_entity))
+        if forward:
+            return forward
+        return self.backward.get((flow.target_id, flow.source_id, source_id))
+
+    def add(self, flow: Flow, source_id: str, target_id: str) -> None:
+        self.forward[(flow.source_id, flow.source_entity, source_id, flow.target_id, flow.target_entity)] = target_id
 
 
 def linked_id(flow: Flow, source_id: str) -> str | None:
-    """The record's id in the flow's target, from a link made in either direction.
-
-    A back-flow (M3 shipment -> X-Cart) finds the X-Cart order through the link the order flow made.
-    """
-    forward = Link.objects.filter(source_connection=flow.source_id, entity=flow.source_entity, source_id=source_id,
-                                  target_connection=flow.target_id, target_entity=flow.target_entity,
-                                  ).values_list("target_id", flat=True).first()
-    if forward:
-        return forward
-    return Link.objects.filter(source_connection=flow.target_id, target_connection=flow.source_id,
-                               target_id=source_id).values_list("source_id", flat=True).first()
+    """One record's link (the admin and single-record paths)."""
+    return Links({flow.source_id: {source_id}}).target_of(flow, source_id)
 
 
-def hold(record: SyncRecord, flow: Flow) -> bool:
-    """True when the target's circuit is open (or it is paused): the record waits, no attempt is
-    made and none of its attempts is used; ``record.retry_delay`` says for how long."""
-    wait = circuit.wait_seconds(flow.target_id)
-    if not wait:
-        return False
-    record.retry_delay = wait
-    SyncRecord.objects.filter(pk=record.pk).update(
-        status=SyncRecord.Status.RETRYING, next_attempt_at=timezone.now() + timedelta(seconds=wait),
-        error=record.error or f"waiting: {flow.target} is paused or its circuit is open")
-    return True
+def connector_of(connection: Connection):
+    """The connection's connector, built once per Connection object (a batch shares one object per
+    source): parsing and version reading keep no per-call state."""
+    connector = getattr(connection, "_hub_connector", None)
+    if connector is None:
+        connector = connection._hub_connector = connection.connector()
+    return connector
 
 
-def deliver(record: SyncRecord, event: InboundEvent, flow: Flow) -> str:
-    """One attempt at one record. Returns the record's new status; never raises for a sync failure.
+class Circuits:
+    """Each target's circuit, read once per batch. When this batch wins the half-open probe, one
+    record probes and the rest wait; transient failures in the batch hold the records not yet sent."""
 
-    A transient failure leaves the record retrying with ``record.retry_delay`` set, unless it was
-    the flow's last allowed attempt: then the record is dead-lettered (failed) with its history."""
-    started_at, clock = timezone.now(), time.perf_counter()
-    number = record.attempt_count + 1
+    def __init__(self):
+        self.waits: dict[int, float] = {}
+        self.probe: dict[int, bool] = {}  # target -> probe already taken by a record of this batch
+        self.failures: dict[int, int] = defaultdict(int)
+        self.successes: set[int] = set()
+
+    def wait(self, target_id: int) -> float:
+        """Seconds a record for this target must wait (0: go ahead); called while preparing."""
+        if target_id not in self.waits:
+            state = Connection.objects.filter(pk=target_id).values_list("circuit", flat=True).first()
+            self.waits[target_id] = circuit.wait_seconds(target_id)
+            if not self.waits[target_id] and state not in (None, Connection.Circuit.CLOSED):
+                self.probe[target_id] = False
+        if target_id in self.probe:
+            if self.probe[target_id]:
+                return float(settings.HUB_CIRCUIT_COOLDOWN)  # the probe's answer decides for the rest
+            self.probe[target_id] = True
+            return 0.0
+        return self.tripped(target_id) or self.waits[target_id]
+
+    def tripped(self, target_id: int) -> float:
+        """Checked again just before a call: the batch's own failures may have opened the circuit."""
+        return float(settings.HUB_CIRCUIT_COOLDOWN) if self.failures[target_id] >= settings.HUB_CIRCUIT_THRESHOLD else 0.0
+
+    def record(self) -> None:
+        """Tell the shared circuit state what this batch saw."""
+        for target_id in self.successes:
+            circuit.succeeded(target_id)
+        for target_id, count in self.failures.items():
+            for _ in range(min(count, settings.HUB_CIRCUIT_THRESHOLD)):
+                circuit.failed(target_id)
+
+
+def applied_versions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """(flow id, source id) -> the newest source version delivered, for a batch's records in one query."""
+    if not keys:
+        return {}
+    flows = {flow_id for flow_id, _ in keys}
+    ids = {source_id for _, source_id in keys}
+    newest: dict[tuple[int, str], str] = {}
+    for flow_id, source_id, version in (SyncRecord.objects.filter(flow_id__in=flows, source_id__in=ids,
+                                                                  status=SyncRecord.Status.SYNCED)
+                                        .exclude(source_version="").values_list("flow_id", "source_id", "source_version")):
+        key = (flow_id, source_id)
+        if key in keys and version > newest.get(key, ""):
+            newest[key] = version
+    return newest
+
+
+# --- one record's work ------------------------------------------------------------------------------
+
+@dataclass
+class Work:
+    """One record of one flow in a batch, from preparation to its attempt row."""
+
+    record: SyncRecord
+    event: InboundEvent
+    flow: Flow
+    check_stale: bool = True  # an operator's replay sends what the operator chose
+    target_id: str | None = None
+    mapped: dict | None = None
+    version: str = ""
+    attempt: SyncAttempt | None = None
+    held: float = 0.0  # seconds the record waits (circuit open or connection paused)
+    mapper: object = None  # the compiled mapping of the version this attempt uses
+    retry_delay: float | None = None  # set for the records of one failed bulk call: retried together
+    result: object = None  # DeliveryResult / ConnectorError from the target call
+    calling: int | None = None
+    done: bool = False
+    clock: float = field(default_factory=time.perf_counter)
+
+
+class Batch:
+    """What a batch shares: flows' targets, links, circuits, versions; and what it will write."""
+
+    def __init__(self, links: Links, versions: dict, pinned: dict | None = None):
+        self.links = links
+        self.versions = versions
+        self.pinned = pinned or {}  # record id -> mapping version an operator chose on replay
+        self.circuits = Circuits()
+        self.new_links: list[Link] = []
+        self.writes: dict[tuple, HubWrite] = {}
+        self.connection_errors: dict[int, str] = {}
+        self._bulk: dict[tuple, bool] = {}
+
+    def bulk(self, flow: Flow) -> bool:
+        """Whether the flow's target makes one bulk call for many records of this action."""
+        key = (flow.target_id, flow.target_action)
+        if key not in self._bulk:
+            try:
+                self._bulk[key] = flow.target.connector().can_bulk(flow.target_action)
+            except ConnectorError:
+                self._bulk[key] = False  # misconfigured: the per-record call reports why
+        return self._bulk[key]
+
+
+def _begin(work: Work, batch: Batch) -> None:
+    record, flow = work.record, work.flow
+    try:
+        work.mapper, number = replay.mapping_for(record, flow.mapping, batch.pinned)
+    except MappingError as exc:  # e.g. nothing published: the attempt says so
+        work.mapper, number = exc, batch.pinned.get(record.pk)
+    work.attempt = SyncAttempt(record=record, number=record.attempt_count + 1, started_at=timezone.now(),
+                               mapping_version=number)
+    work.clock = time.perf_counter()
+
+
+def _prepare(work: Work, batch: Batch) -> None:
+    """Everything before the target call, in the batch's thread: no network, no writes."""
+    record, event, flow, attempt = work.record, work.event, work.flow, work.attempt
+    wait = batch.circuits.wait(flow.target_id)
+    if wait:
+        work.held, work.done = wait, True
+        return
+    try:
+        work.target_id = batch.links.target_of(flow, record.source_id)
+        if work.target_id and flow.creates_only:
+            attempt.outcome, attempt.note = SyncAttempt.Outcome.ALREADY_LINKED, f"already delivered as {work.target_id}"
+            work.result, work.done = None, True
+            return
+        work.calling = event.connection_id
+        source = record.source_override if record.source_override is not None else source_record(event)
+        work.version = connector_of(event.connection).record_changed_at(flow.source_entity, source)
+        applied = batch.versions.get((flow.pk, record.source_id), "")
+        if work.check_stale and work.version and applied and work.version < applied:
+            attempt.outcome = SyncAttempt.Outcome.STALE
+            attempt.note = f"stale: version {work.version} older than applied {applied}"
+            work.done = True
+            return
+        if isinstance(work.mapper, MappingError):
+            raise work.mapper
+        work.mapped = work.mapper(source)
+        record.mapped, record.mapping_version = work.mapped, attempt.mapping_version
+        work.calling = flow.target_id
+    except MappingError as exc:
+        _fail(work, f"mapping: {exc}")
+    except PayloadGone as exc:
+        _fail(work, str(exc))
+    except ConnectorError as exc:
+        work.result, work.done = exc, True
+    except Exception as exc:  # a bug or bad stored data: still a visible, replayable failure
+        log.exception("record %s: unexpected error", record.pk)
+        _fail(work, f"unexpected {type(exc).__name__}: {exc}")
+
+
+def _fail(work: Work, message: str) -> None:
+    work.attempt.outcome, work.attempt.error, work.done = SyncAttempt.Outcome.PERMANENT, message, True
+
+
+def _call_one(work: Work, batch: Batch) -> None:
+    """One record's target call (a thread of the pool); holds it when the batch opened the circuit."""
+    wait = batch.circuits.tripped(work.flow.target_id)
+    if wait:
+        work.held = wait
+        return
+    connector = _target_connector(work.flow)
+    try:
+        work.result = connector.perform(work.flow.target_action, work.mapped, target_id=work.target_id)
+    except ConnectorError as exc:
+        work.result = exc
+    except Exception as exc:
+        log.exception("record %s: unexpected error in the target call", work.record.pk)
+        work.result = exc
+    work.result.exchanges = connector.http.exchanges
+    _count(work, batch)
+
+
+def _target_connector(flow: Flow):
+    """A fresh connector for one call (its log of calls is that call's), told the flow's conflict policy."""
+    connector = flow.target.connector()
+    connector.keep_target_fields = conflicts.keeper(flow)
+    return connector
+
+
+def _count(work: Work, batch: Batch) -> None:
+    result = work.result
+    if isinstance(result, ConnectorError):
+        if not result.permanent:
+            batch.circuits.failures[work.flow.target_id] += 1
+    elif not isinstance(result, Exception):
+        batch.circuits.successes.add(work.flow.target_id)
+
+
+def _call_many(flow: Flow, works: list[Work], batch: Batch) -> None:
+    """A bulk call for the records of one flow (a connector without bulk runs them one by one)."""
+    wait = batch.circuits.tripped(flow.target_id)
+    if wait:
+        for work in works:
+            work.held = wait
+        return
+    connector = _target_connector(flow)
+    try:
+        results = connector.perform_many(flow.target_action, [(w.mapped, w.target_id) for w in works])
+    except Exception as exc:  # a connector bug: every record of the call says so
+        log.exception("bulk %s of %s records failed unexpectedly", flow.target_action, len(works))
+        results = [exc] * len(works)
+    for work, result in zip(works, results):
+        work.result = result
+    # One request for many records: the circuit counts it once, as the one failure or success it is,
+    # and the records it failed are retried together (one delay, so they come back as one batch).
+    failed = [w for w in works if isinstance(w.result, ConnectorError) and not w.result.permanent]
+    if failed:
+        retry_after = max((w.result.retry_after or 0) for w in failed) or None
+        delay = flow.retry_delay(max(w.attempt.number for w in failed), retry_after)
+        for work in failed:
+            work.retry_delay = delay
+        batch.circuits.failures[flow.target_id] += 1
+    elif any(not isinstance(r, Exception) for r in results):
+        batch.circuits.successes.add(flow.target_id)
+
+
+def _finish(work: Work, batch: Batch) -> None:
+    """Turn the outcome into the attempt and the record's new state (kept in memory, written in bulk)."""
+    record, flow, attempt, result = work.record, work.flow, work.attempt, work.result
+    if work.held:
+        record.status = SyncRecord.Status.RETRYING
+        record.retry_delay = work.held
+        record.next_attempt_at = timezone.now() + timedelta(seconds=work.held)
+        record.error = record.error or f"waiting: {flow.target} is paused or its circuit is open"
+        work.attempt = None  # no attempt is made and none is used
+        return
+    number = attempt.number
     last_try = number >= flow.attempts_allowed
     retry_after = None
-    mapping = flow.mapping
-    target = flow.target.connector()
-    attempt = SyncAttempt(record=record, number=number, started_at=started_at, mapping_version=mapping.version)
-    entity = flow.source_entity
-    calling = None  # the connection being called, to show its last error in the admin
-
-    try:
-        target_id = linked_id(flow, record.source_id)
-        if target_id and flow.creates_only:
-            attempt.outcome, attempt.note = SyncAttempt.Outcome.ALREADY_LINKED, f"already delivered as {target_id}"
-            record.target_id, record.status, record.error = target_id, SyncRecord.Status.SYNCED, ""
-        else:
-            calling = event.connection_id
-            source = record.source_override if record.source_override is not None else source_record(event)
-            mapped = compiled(mapping)(source)
-            record.mapped, record.mapping_version = mapped, mapping.version
-            calling = flow.target_id
-            result = target.perform(flow.target_action, mapped, target_id=target_id)
-            attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
-            record.target_id, record.status, record.error = result.target_id, SyncRecord.Status.SYNCED, ""
-            record.error_group = ""
-            circuit.succeeded(flow.target_id)
-            if not target_id:
-                _save_link(flow, entity, record.source_id, result.target_id)
-            _remember_write(flow, mapped, result.target_id)
-    except MappingError as exc:
-        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"mapping: {exc}"
-    except PayloadGone as exc:
-        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, str(exc)
-    except ConnectorError as exc:
-        if exc.permanent:
+    exchanges = []
+    if attempt.outcome == SyncAttempt.Outcome.ALREADY_LINKED:
+        record.target_id, record.status, record.error = work.target_id, SyncRecord.Status.SYNCED, ""
+    elif attempt.outcome == SyncAttempt.Outcome.STALE:
+        record.status, record.error, record.error_group = SyncRecord.Status.STALE, "", ""
+    elif isinstance(result, ConnectorError):
+        exchanges = result.exchanges or []
+        if result.permanent:
             attempt.outcome = SyncAttempt.Outcome.PERMANENT
         else:
             attempt.outcome = SyncAttempt.Outcome.GAVE_UP if last_try else SyncAttempt.Outcome.TRANSIENT
-            retry_after = exc.retry_after
-            if calling == flow.target_id:
-                circuit.failed(flow.target_id)
-        attempt.error = exc.message
-        Connection.objects.filter(pk=calling).update(last_error=exc.message, last_error_at=timezone.now())
-    except Exception as exc:  # a bug or bad stored data: still a visible, replayable failure
-        log.exception("record %s: unexpected error", record.pk)
-        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"unexpected {type(exc).__name__}: {exc}"
-
+            retry_after = result.retry_after
+        attempt.error = result.message
+        if work.calling:
+            batch.connection_errors[work.calling] = result.message
+    elif isinstance(result, Exception):
+        exchanges = getattr(result, "exchanges", None) or []
+        attempt.outcome, attempt.error = SyncAttempt.Outcome.PERMANENT, f"unexpected {type(result).__name__}: {result}"
+    elif result is not None:
+        exchanges = result.exchanges or []
+        attempt.outcome, attempt.note = SyncAttempt.Outcome.DELIVERED, result.note
+        record.target_id, record.status, record.error, record.error_group = result.target_id, SyncRecord.Status.SYNCED, "", ""
+        record.source_version = work.version
+        if not work.target_id and result.target_id:
+            batch.new_links.append(Link(entity=flow.source_entity, source_connection_id=flow.source_id,
+                                        source_id=record.source_id, target_connection_id=flow.target_id,
+                                        target_entity=flow.target_entity, target_id=result.target_id, flow=flow))
+            batch.links.add(flow, record.source_id, result.target_id)
+        if work.version:
+            key = (flow.pk, record.source_id)
+            batch.versions[key] = max(work.version, batch.versions.get(key, ""))
+        _remember_write(batch, flow, work.mapped, result.target_id)
     if attempt.error:
         record.error, record.error_group = attempt.error, error_group_of(attempt.error)
-        record.status = SyncRecord.Status.RETRYING if attempt.outcome == SyncAttempt.Outcome.TRANSIENT else SyncRecord.Status.FAILED
-    attempt.exchanges = target.http.exchanges
-    attempt.duration_ms = int((time.perf_counter() - clock) * 1000)
+        record.status = (SyncRecord.Status.RETRYING if attempt.outcome == SyncAttempt.Outcome.TRANSIENT
+                         else SyncRecord.Status.FAILED)
+    attempt.exchanges = exchanges
+    attempt.duration_ms = int((time.perf_counter() - work.clock) * 1000)
     record.attempt_count = number
     record.synced_at = timezone.now() if record.status == SyncRecord.Status.SYNCED else None
-    record.retry_delay = flow.retry_delay(number, retry_after) if record.status == SyncRecord.Status.RETRYING else None
+    if record.status == SyncRecord.Status.RETRYING:
+        record.retry_delay = work.retry_delay or flow.retry_delay(number, retry_after)
+    else:
+        record.retry_delay = None
     record.next_attempt_at = (timezone.now() + timedelta(seconds=record.retry_delay)) if record.retry_delay else None
     if attempt.outcome == SyncAttempt.Outcome.GAVE_UP:
         attempt.note = f"dead-lettered after {number} attempts; Replay sends it again"
+    log.info("event %s (%s #%s) attempt %s: %s %s", work.event.pk, flow, record.source_id, number, attempt.outcome,
+             attempt.error or (attempt.note if attempt.outcome == SyncAttempt.Outcome.STALE else ""))
+
+
+def _remember_write(batch: Batch, flow: Flow, mapped: dict, target_id: str) -> None:
+    """What the hub wrote, to recognise it when it comes back from the target as an event."""
+    fields = {k: v for k, v in (mapped or {}).items() if not isinstance(v, (dict, list))}
+    if fields and target_id:
+        batch.writes[(flow.target_id, flow.target_entity, target_id)] = HubWrite(
+            connection_id=flow.target_id, entity=flow.target_entity, record_id=target_id, fields=fields)
+
+
+def run(works: list[Work], batch: Batch) -> None:
+    """Deliver a batch's records: the k-th event about a source record goes in round k, so events about
+    one record are applied in order and each round sees the links the one before made."""
+    rounds: dict[int, list[Work]] = defaultdict(list)
+    seen: dict[tuple, list[int]] = defaultdict(list)
+    for work in sorted(works, key=lambda w: w.event.pk):
+        key = (work.event.connection_id, work.record.source_id)
+        if work.event.pk not in seen[key]:
+            seen[key].append(work.event.pk)
+        rounds[seen[key].index(work.event.pk)].append(work)
+    for number in sorted(rounds):
+        todo = []
+        for work in rounds[number]:
+            _begin(work, batch)
+            _prepare(work, batch)
+            if not work.done:
+                todo.append(work)
+        bulk: dict[int, list[Work]] = defaultdict(list)
+        single: list[Work] = []
+        for work in todo:
+            if batch.bulk(work.flow):
+                bulk[work.flow.pk].append(work)
+            else:
+                single.append(work)
+        for flow_works in bulk.values():
+            _call_many(flow_works[0].flow, flow_works, batch)
+        _run_threaded(lambda work: _call_one(work, batch), single)
+        for work in rounds[number]:
+            _finish(work, batch)
+
+
+def save(works: list[Work], batch: Batch) -> None:
+    """Write a batch's attempts, records, links and hub writes, in one transaction."""
+    now = timezone.now()
     with transaction.atomic():
-        attempt.save()
-        record.save()
-    log.info("record %s (%s #%s) attempt %s: %s %s", record.pk, flow, record.source_id, number, attempt.outcome, attempt.error)
-    return record.status
+        records = [w.record for w in works]
+        for record in records:
+            record.updated_at = now
+        # A batch's new records are inserted once, with their outcome; the unique (event, flow) ledger
+        # makes a second drainer of the same events (after a lost lease) fail here, not deliver twice.
+        new = [r for r in records if r.pk is None]
+        stored = [r for r in records if r.pk is not None]
+        SyncRecord.objects.bulk_create(new)
+        bulkwrite.update_rows(SyncRecord, stored,
+                              ["status", "error", "error_group", "attempt_count", "mapping_version", "mapped",
+                               "target_id", "synced_at", "next_attempt_at", "source_version", "updated_at"])
+        SyncAttempt.objects.bulk_create([w.attempt for w in works if w.attempt is not None])
+        if batch.new_links:
+            # ignore_conflicts: a concurrent run of the same record linked it; the target's reference
+            # check kept the target record single.
+            Link.objects.bulk_create(batch.new_links, ignore_conflicts=True)
+        if batch.writes:
+            HubWrite.objects.bulk_create(list(batch.writes.values()), update_conflicts=True,
+                                         unique_fields=["connection", "entity", "record_id"],
+                                         update_fields=["fields", "written_at"])
+        for connection_id, message in batch.connection_errors.items():
+            Connection.objects.filter(pk=connection_id).update(last_error=message, last_error_at=now)
+    batch.circuits.record()
 
 
-def _save_link(flow: Flow, entity: str, source_id: str, target_id: str) -> None:
+# --- a batch of events -------------------------------------------------------------------------------
+
+def _flows_by_topic(connection_ids: set[int]) -> dict[tuple, list[Flow]]:
+    flows = defaultdict(list)
+    for flow in (Flow.objects.filter(source_id__in=connection_ids, enabled=True)
+                 .select_related("source", "target", "mapping__published").order_by("pk")):
+        flows[(flow.source_id, flow.source_entity)].append(flow)
+    return flows
+
+
+def flows_for(event: InboundEvent, flows=None) -> list[Flow]:
+    entity, _, action = event.topic.partition(".")
+    flows = flows if flows is not None else _flows_by_topic({event.connection_id})
+    return [flow for flow in flows.get((event.connection_id, entity), []) if flow.source_event in ("*", action)]
+
+
+def _echoes(events: list[InboundEvent]) -> dict[int, str]:
+    """event id -> why it is the hub's own write coming back (one query for the batch)."""
+    by_connection = defaultdict(set)
+    for event in events:
+        by_connection[event.connection_id].add(event.source_id)
+    writes = {}
+    for connection_id, ids in by_connection.items():
+        for write in HubWrite.objects.filter(connection_id=connection_id, record_id__in=ids):
+            writes[(write.connection_id, write.entity, write.record_id)] = write
+    echoes = {}
+    for event in events:
+        entity = event.topic.partition(".")[0]
+        write = writes.get((event.connection_id, entity, event.source_id))
+        if write is None:
+            continue
+        try:
+            record = source_record(event)
+        except (ConnectorError, ValueError):
+            continue  # cannot tell: let the flows run and report
+        if write.matches(record):
+            echoes[event.pk] = (f"echo of the hub's own write of {entity} {event.source_id} at "
+                                f"{write.written_at:%Y-%m-%d %H:%M:%S}")
+    return echoes
+
+
+def applies(flow: Flow, event: InboundEvent, links: Links) -> bool:
+    """A flow with ``only_when`` runs only for records that meet each of its conditions: ``path`` has a
+    value, ``path=value`` (compared as text), or ``@linked`` (linked to a record in the target)."""
+    if not flow.only_when:
+        return True
     try:
-        with transaction.atomic():
-            Link.objects.create(entity=entity, source_connection=flow.source, source_id=source_id,
-                                target_connection=flow.target, target_entity=flow.target_entity,
-                                target_id=target_id, flow=flow)
-    except IntegrityError:
-        pass  # recorded by a concurrent run of the same record; the target's reference check kept it single
+        record = source_record(event)
+    except (ConnectorError, ValueError):
+        return True  # cannot read the record now: let the delivery attempt say why
+    for term in (t.strip() for t in flow.only_when.split(",")):
+        if not term:
+            continue
+        if term == "@linked":
+            if links.target_of(flow, event.source_id) is None:
+                return False
+            continue
+        path, equals, expected = term.partition("=")
+        value = record_value(record, path.strip())
+        if equals and (value is None or str(value).strip() != expected.strip()):
+            return False
+        if not equals and value in (None, "", [], {}):
+            return False
+    return True
+
+
+def _records(pairs: list[tuple[InboundEvent, Flow]]) -> dict[tuple[int, int], SyncRecord]:
+    """The ledger row of each (event, flow): the stored one (a retry, a batch taken over after a lost
+    lease), else a new one, inserted with its outcome when the batch is saved."""
+    event_ids = {event.pk for event, _ in pairs}
+    existing = {(r.event_id, r.flow_id): r for r in SyncRecord.objects.filter(event_id__in=event_ids)}
+    for event, flow in pairs:
+        if (event.pk, flow.pk) not in existing:
+            existing[(event.pk, flow.pk)] = SyncRecord(event=event, flow=flow, source_id=event.source_id)
+    return existing
+
+
+def _event_state(records: list[SyncRecord]) -> tuple[str, str, object]:
+    """(status, error, claimed_until) of an event from its records. An event with a record to retry
+    stays "received", not claimable before the earliest retry is due: its partition's drainer takes it
+    up again then, in a batch with the rest (retries go the bulk way too)."""
+    statuses = {record.status for record in records}
+    waiting = [r.next_attempt_at or timezone.now() for r in records
+               if r.status in (SyncRecord.Status.PENDING, SyncRecord.Status.RETRYING)]
+    if waiting:
+        return InboundEvent.Status.RECEIVED, "", min(waiting)
+    if SyncRecord.Status.FAILED in statuses:
+        return InboundEvent.Status.FAILED, "a flow failed; see its sync record", None
+    return InboundEvent.Status.PROCESSED, "", None
+
+
+def _settle(updates: dict[int, tuple]) -> None:
+    """Set the events' states, one UPDATE per distinct outcome, and release their claims."""
+    groups = defaultdict(list)
+    for event_id, state in updates.items():
+        groups[state].append(event_id)
+    now = timezone.now()
+    for (status, error, claimed_until), ids in groups.items():
+        InboundEvent.objects.filter(pk__in=ids).update(
+            status=status, error=error, claimed_until=claimed_until,
+            processed_at=None if status == InboundEvent.Status.RECEIVED else now)
+
+
+def process_events(event_ids: list[int]) -> int:
+    """Run a claimed batch of events through their flows; returns how many records will be retried
+    (their events come back to the partition's drainer when the retry is due)."""
+    events = list(InboundEvent.objects.filter(pk__in=event_ids, status=InboundEvent.Status.RECEIVED).order_by("pk"))
+    if not events:
+        return 0
+    # One Connection object per source, so its secrets are decrypted and its connector built once.
+    connections = {c.pk: c for c in Connection.objects.filter(pk__in={e.connection_id for e in events})}
+    for event in events:
+        event.connection = connections[event.connection_id]
+    flows = _flows_by_topic(set(connections))
+    updates: dict[int, tuple[str, str]] = {}
+    routed = []
+    for event in events:
+        event_flows = flows_for(event, flows)
+        if event_flows:
+            routed.append((event, event_flows))
+        else:
+            updates[event.pk] = (InboundEvent.Status.IGNORED,
+                                 f"no enabled flow for {event.connection.slug} {event.topic}", None)
+    _read_all([event for event, _ in routed])
+    echoes = _echoes([event for event, _ in routed])
+    source_ids = defaultdict(set)
+    for event, _ in routed:
+        source_ids[event.connection_id].add(event.source_id)
+    links = Links(source_ids)
+    pairs = []
+    for event, event_flows in routed:
+        if event.pk in echoes:
+            updates[event.pk] = (InboundEvent.Status.IGNORED, echoes[event.pk], None)
+            continue
+        applying = [flow for flow in event_flows if applies(flow, event, links)]
+        pairs += [(event, flow) for flow in applying]
+        if not applying:
+            updates[event.pk] = (InboundEvent.Status.PROCESSED, "", None)
+    records = _records(pairs)
+    works = [Work(records[(event.pk, flow.pk)], event, flow) for event, flow in pairs
+             if records[(event.pk, flow.pk)].status not in SETTLED]
+    tried = [w.record.pk for w in works if w.record.attempt_count]  # a new record has no pinned version
+    batch = Batch(links, applied_versions({(w.flow.pk, w.record.source_id) for w in works}),
+                  replay.pinned_versions(tried) if tried else {})
+    run(works, batch)
+    save(works, batch)
+    by_event = defaultdict(list)
+    for event, flow in pairs:
+        by_event[event.pk].append(records[(event.pk, flow.pk)])
+    for event_id, event_records in by_event.items():
+        updates[event_id] = _event_state(event_records)
+    _settle(updates)
+    return sum(1 for w in works if w.record.status == SyncRecord.Status.RETRYING)
+
+
+# --- one record: replays and retries ------------------------------------------------------------------
+
+def replay_record(record_id: int, check_stale: bool = False) -> float | None:
+    """Deliver one record again (an operator's replay, or a retry with ``check_stale``); returns the
+    seconds until its retry when it failed transiently again (its event's drainer retries it)."""
+    record = SyncRecord.objects.select_related("event__connection", "flow__source", "flow__target",
+                                               "flow__mapping__published").get(pk=record_id)
+    event, flow = record.event, record.flow
+    work = Work(record, event, flow, check_stale=check_stale)
+    versions = applied_versions({(flow.pk, record.source_id)}) if check_stale else {}
+    batch = Batch(Links({event.connection_id: {record.source_id}}), versions, replay.pinned_versions([record.pk]))
+    run([work], batch)
+    save([work], batch)
+    finish_event(event)
+    return record.retry_delay if record.status == SyncRecord.Status.RETRYING else None
+
+
+def finish_event(event: InboundEvent) -> None:
+    event.status, event.error, event.claimed_until = _event_state(list(event.records.all()))
+    event.processed_at = None if event.status == InboundEvent.Status.RECEIVED else timezone.now()
+    event.save(update_fields=["status", "error", "processed_at", "claimed_until"])
+
+
+def process_event(event_id: int) -> int:
+    """One event as a batch of one (tests and tools; workers drain partitions)."""
+    return process_events([event_id])

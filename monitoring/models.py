@@ -1,6 +1,14 @@
 import re
+import zlib
 
+from django.conf import settings
 from django.db import models
+
+
+def partition_of(source_id: str) -> int:
+    """The drain partition of a source record: stable across processes (crc32, not hash()), so every
+    event about one record lands in one partition and is applied in order."""
+    return zlib.crc32(str(source_id).encode()) % max(1, settings.HUB_PARTITIONS)
 
 
 class InboundEvent(models.Model):
@@ -29,16 +37,28 @@ class InboundEvent(models.Model):
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Batch draining: events of one connection and partition are drained by one job at a time. No
+    # drainer takes the event before ``claimed_until``: the lease of the drainer that claimed it (a
+    # killed worker's lease ends by itself), or when a record of it is due to be retried.
+    partition = models.PositiveSmallIntegerField(default=0)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["connection", "idempotency_key"], name="event_unique_per_connection"),
         ]
-        indexes = [models.Index(fields=["status", "received_at"])]
+        indexes = [models.Index(fields=["status", "received_at"]),
+                   models.Index(fields=["connection", "partition", "status", "id"], name="event_drain_order"),
+                   models.Index(fields=["topic"], name="event_topic_idx")]  # the events list's topic filter
 
     def __str__(self):
         return f"{self.connection.slug} {self.topic} #{self.source_id}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding:
+            self.partition = partition_of(self.source_id)
+        super().save(*args, **kwargs)
 
 
 class SyncRecord(models.Model):
@@ -50,6 +70,7 @@ class SyncRecord(models.Model):
         SYNCED = "synced", "synced"
         FAILED = "failed", "failed"
         IGNORED = "ignored", "ignored (by an operator)"
+        STALE = "stale", "skipped (an older version than the one applied)"
 
     flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records")
     event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records")
@@ -63,6 +84,9 @@ class SyncRecord(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     mapping_version = models.PositiveIntegerField(null=True, blank=True, help_text="Version of the mapping used by the last attempt")
     mapped = models.JSONField(null=True, blank=True, help_text="Output of the mapping in the last attempt")
+    # When the source changed the record (X-Cart lastRenewDate, PrestaShop date_upd, Domino @modified...),
+    # as UTC ISO text: an event older than the one last applied is skipped as stale.
+    source_version = models.CharField(max_length=40, blank=True)
     # Edit-and-replay: the operator's corrected source record, used instead of the event's from
     # then on; the event keeps what the sender really sent.
     source_override = models.JSONField(null=True, blank=True)
@@ -100,6 +124,7 @@ class SyncAttempt(models.Model):
         TRANSIENT = "transient", "transient error (will retry)"
         PERMANENT = "permanent", "permanent error"
         GAVE_UP = "gave_up", "transient error, retries used up"
+        STALE = "stale", "skipped: older than the version applied"
 
     record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="attempts")
     number = models.PositiveIntegerField()

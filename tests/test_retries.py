@@ -43,8 +43,12 @@ def test_a_long_retry_after_decides_when_the_record_is_tried_again(client, simul
     assert record.status == SyncRecord.Status.RETRYING and "HTTP 429" in record.error
     wait = (record.next_attempt_at - timezone.now()).total_seconds()
     assert 115 < wait <= 120
+    # The record's event waits in its partition until the retry is due; a wake-up is scheduled for then.
+    event = record.event
+    assert event.status == "received" and event.claimed_until == record.next_attempt_at
     [scheduled] = queue.scheduled_job_registry.get_job_ids()
-    assert queue.fetch_job(scheduled).args == (record.pk,)
+    job = queue.fetch_job(scheduled)
+    assert (job.func_name, job.args) == ("hub.jobs.wake_partition", (event.connection_id, event.partition))
 
 
 def test_the_sweeper_replays_retries_whose_job_was_lost(client, simulators):
@@ -59,6 +63,7 @@ def test_the_sweeper_replays_retries_whose_job_was_lost(client, simulators):
     assert record.status == SyncRecord.Status.RETRYING
     queue.connection.flushdb()  # Redis lost everything, the scheduled retry with it
     SyncRecord.objects.filter(pk=record.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=5))
+    type(record.event).objects.filter(pk=record.event_id).update(claimed_until=timezone.now() - timedelta(minutes=5))
     assert jobs.sweep_unqueued_events() == 1
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
     record.refresh_from_db()

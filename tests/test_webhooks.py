@@ -134,9 +134,10 @@ def test_sweeper_enqueues_events_that_never_reached_a_worker(store):
     old = InboundEvent.objects.create(connection=store, idempotency_key="a", topic="order.created", source_id="1", body="{}")
     InboundEvent.objects.create(connection=store, idempotency_key="b", topic="order.created", source_id="2", body="{}")
     InboundEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(minutes=2))
-    assert sweep_unqueued_events() == 1
+    old.refresh_from_db()
+    assert sweep_unqueued_events() == 1  # events are drained by partition: the old event's is signalled
     job = django_rq.get_queue("default").jobs[0]
-    assert (job.func_name, job.args) == ("hub.jobs.process_event", (old.pk,))
+    assert (job.func_name, job.args) == ("hub.jobs.drain_partition", (store.pk, old.partition))
 
 
 def test_retention_purges_old_payloads_and_keeps_the_summaries(store, settings):

@@ -7,12 +7,14 @@ changes to the hub's webhook URL.
 
 Updates are optimistic: DAS guards them with If-Unmodified-Since, the REST API with the document's
 revision. When someone saved the document in between, the hub reads it again and re-applies its own
-item changes (a PATCH, so the other user's items are kept).
+item changes (a PATCH, so the other user's items are kept). A flow may let the target win some
+fields (``keep_target_fields``, set by the hub from the flow's conflict policy): each try decides
+again, against the document as it is then, which items the hub leaves alone.
 """
 
 import email.utils
 import hashlib
-from collections import namedtuple
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -20,6 +22,7 @@ from urllib.parse import quote
 
 from connectors.base import Connector, ConnectorError, DeliveryResult, InboundEvent, Page, SecretField
 from connectors.domino import notes
+from connectors.http import _loggable_body
 from connectors.infor_m3.ionapi import TokenCache
 
 DEFAULT_FORMS = {"order": "Order Record", "product": "Product", "customer": "Customer"}
@@ -32,6 +35,8 @@ MAX_CONFLICT_RETRIES = 3
 # (the simulator's choice; 412 is taken as the same thing in case a server version uses it).
 CONFLICT_STATUSES = (409, 412)
 QUERY_PAGE_SIZE = 500  # documents per DQL result page (the REST API's count/start)
+KEYS_PER_QUERY = 100  # key values in one DQL "in (...)" look-up
+DOCUMENTS_PER_BULK = 200  # documents in one bulk create
 PUSH_EVENTS = ("created", "updated", "deleted")
 
 tokens = TokenCache()  # REST API bearers per connection, shared by the jobs of one worker process
@@ -79,6 +84,12 @@ def _modified_second(value) -> datetime:
     return notes.parse_datetime(value).replace(microsecond=0)
 
 
+def _items_as_named(document: dict, names) -> dict:
+    """The document's items under the spelling of ``names`` (Notes item names ignore case)."""
+    by_lower = {name.lower(): value for name, value in document.items() if not name.startswith("@")}
+    return {name: by_lower[name.lower()] for name in names if name.lower() in by_lower}
+
+
 def _http_date(value) -> str:
     return email.utils.format_datetime(notes.parse_datetime(value), usegmt=True)
 
@@ -92,7 +103,11 @@ class DominoConnector(Connector):
         "customer": {"receive", "poll", "get", "create", "update", "search"},
     }
     actions = {"order.upsert": "upsert_order", "product.upsert": "upsert_product", "customer.upsert": "upsert_customer"}
+    bulk_actions = frozenset(actions)  # with the REST API: one look-up and one bulk create per batch
     auth_kinds = ("basic", "domino_jwt")
+    # Set by the hub for one flow's deliveries: (entity, unid, items, current document) -> the items
+    # to write, without those where the target wins (hub.conflicts.keeper); None writes them all.
+    keep_target_fields = None
     secret_fields = (
         SecretField("username", "User name", "A Notes user with Editor access to the database (e.g. hub/Acme)."),
         SecretField("password", "Internet password", "The user's HTTP password from the Domino Directory."),
@@ -206,6 +221,12 @@ class DominoConnector(Connector):
                 records.append(document)
         return Page(records, str(position) if position.modified else None)
 
+    def rewind_cursor(self, entity: str, cursor: str | None, seconds: int) -> str | None:
+        position = PollPosition.parse(cursor)
+        if position.modified is None or not seconds:
+            return cursor
+        return str(PollPosition(position.modified - timedelta(seconds=seconds)))
+
     def _get_unless_deleted(self, unid: str) -> dict | None:
         try:
             return self.api.get(unid)
@@ -260,21 +281,28 @@ class DominoConnector(Connector):
         if unid is None:
             unid = self.api.create(form, items)
             return DeliveryResult(unid, note=f"'{form}' {key_item} {key} created as {unid}")
-        conflicts = self._update(unid, items)
+        conflicts, kept = self._update(entity, unid, items)
         note = f"'{form}' {unid} updated" + (f" (found by {key_item} {key})" if found else "")
         if conflicts:
             note += f"; {conflicts} edit conflict(s) with other Notes users resolved by re-applying the changes"
+        if kept:
+            note += f"; kept the values changed in Domino of {', '.join(sorted(kept))} (the flow lets Domino win them)"
         return DeliveryResult(unid, note=note)
 
-    def _update(self, unid: str, items: dict) -> int:
+    def _update(self, entity: str, unid: str, items: dict) -> tuple[int, set]:
         """Write the items over the document's current version; on a conflict read it again and re-apply.
-        Returns how many conflicts were resolved."""
+        Returns how many conflicts were resolved, and the items left as they were (the target won)."""
         status = None
         for conflicts in range(MAX_CONFLICT_RETRIES + 1):
-            version = self.api.version(self.api.get(unid))
+            current = self.api.get(unid)
+            version = self.api.version(current)
+            writing = items
+            if self.keep_target_fields is not None:
+                writing = self.keep_target_fields(entity, unid, items, _items_as_named(current, items))
             try:
-                self.api.update(unid, items, version)
-                return conflicts
+                if writing:
+                    self.api.update(unid, writing, version)
+                return conflicts, set(items) - set(writing)
             except ConnectorError as exc:
                 if exc.status not in CONFLICT_STATUSES:
                     raise
@@ -283,8 +311,127 @@ class DominoConnector(Connector):
                              f"while the hub updated it (edit conflict); the update will be retried", permanent=False,
                              status=status)
 
+    # --- bulk ----------------------------------------------------------------------------------------
+    def can_bulk(self, action: str) -> bool:
+        """DAS has no bulk calls; the REST API has /bulk/create."""
+        return action in self.bulk_actions and self.connection.auth_kind == "domino_jwt"
+
+    def perform_many(self, action: str, items: list) -> list:
+        if not self.can_bulk(action):
+            return super().perform_many(action, items)
+        return self.upsert_many(action.partition(".")[0], items)
+
+    def upsert_many(self, entity: str, items: list) -> list:
+        """Upsert many records with two calls for the lot: one DQL look-up of every unlinked record's
+        key value (a document already there, e.g. created by an attempt whose answer was lost, is
+        updated, never made twice) and one bulk create of the new ones. Updates of existing
+        documents stay one call each (each has its own revision)."""
+        form, key_item = self.form(entity), self.key_item(entity)
+        results: list = [None] * len(items)
+        prepared = []  # (index, items, key, target id)
+        for index, (payload, target_id) in enumerate(items):
+            fields = {n: v for n, v in payload.items() if n.lower() != "form" and not n.startswith("@")}
+            key = fields.get(key_item)
+            if not target_id and key in (None, ""):
+                results[index] = ConnectorError(f"the {entity} has no {key_item}, by which '{form}' documents are "
+                                                "matched", permanent=True)
+                results[index].exchanges = []
+                continue
+            prepared.append((index, fields, key, target_id))
+
+        mark = len(self.http.exchanges)
+        keys = {str(key) for _, _, key, target_id in prepared if not target_id}
+        try:
+            found = self.api.find_many(entity, keys) if keys else {}
+        except ConnectorError as exc:
+            for index, _, _, target_id in prepared:
+                if not target_id:
+                    results[index] = _with_exchanges(ConnectorError(exc.message, permanent=exc.permanent,
+                                                                    status=exc.status, retry_after=exc.retry_after),
+                                                     self.http.exchanges[mark:])
+            prepared = [p for p in prepared if p[3]]
+            found = {}
+        lookup = [_shared(entry, f"look-up of {len(keys)} {key_item} values") for entry in self.http.exchanges[mark:]]
+
+        creates = []  # (index, items, key)
+        for index, fields, key, target_id in prepared:
+            unid, matched = target_id, False
+            if not unid:
+                unids = found.get(str(key).casefold(), [])
+                if len(unids) > 1:
+                    results[index] = _with_exchanges(ConnectorError(
+                        f"{len(unids)} '{form}' documents have {key_item} {key!r} ({', '.join(unids)}); merge them in "
+                        "Notes", permanent=True), lookup)
+                    continue
+                unid, matched = (unids[0], True) if unids else (None, False)
+            if unid is None:
+                creates.append((index, fields, key))
+                continue
+            mark = len(self.http.exchanges)
+            try:
+                conflicts, kept = self._update(entity, unid, fields)
+                note = f"'{form}' {unid} updated" + (f" (found by {key_item} {key})" if matched else "")
+                if conflicts:
+                    note += f"; {conflicts} edit conflict(s) with other Notes users resolved by re-applying the changes"
+                if kept:
+                    note += f"; kept the values changed in Domino of {', '.join(sorted(kept))} (the flow lets Domino win them)"
+                results[index] = DeliveryResult(unid, note=note)
+            except ConnectorError as exc:
+                results[index] = exc
+            results[index].exchanges = (lookup if not target_id else []) + self.http.exchanges[mark:]
+
+        for start in range(0, len(creates), DOCUMENTS_PER_BULK):
+            self._create_many(form, key_item, creates[start:start + DOCUMENTS_PER_BULK], lookup, results)
+        return results
+
+    def _create_many(self, form: str, key_item: str, creates: list, lookup: list, results: list) -> None:
+        mark = len(self.http.exchanges)
+        try:
+            answers = self.api.bulk_create(form, [fields for _, fields, _ in creates])
+        except ConnectorError as exc:
+            for index, fields, _ in creates:
+                results[index] = _with_exchanges(ConnectorError(exc.message, permanent=exc.permanent, status=exc.status,
+                                                                retry_after=exc.retry_after),
+                                                 lookup + [_shared(e, fields) for e in self.http.exchanges[mark:]])
+            return
+        if not isinstance(answers, list) or len(answers) != len(creates):
+            answers = [None] * len(creates)
+        calls = self.http.exchanges[mark:]
+        for (index, fields, key), answer in zip(creates, answers):
+            exchanges = lookup + [_shared(e, fields, answer) for e in calls]
+            unid = (answer or {}).get("@meta", {}).get("unid") if isinstance(answer, dict) else None
+            if unid:
+                results[index] = DeliveryResult(unid, note=f"'{form}' {key_item} {key} created as {unid} "
+                                                            f"(bulk create of {len(creates)})", exchanges=exchanges)
+                continue
+            status = answer.get("status") if isinstance(answer, dict) else None
+            if isinstance(answer, dict) and answer.get("message"):
+                words = answer["message"] + (f" ({answer['details']})" if answer.get("details") else "")
+                # Retrying is safe either way: the next attempt looks the key up before creating.
+                error = ConnectorError(f"HCL Domino did not create the '{form}' document: {words}",
+                                       permanent=isinstance(status, int) and 400 <= status < 500 and status != 429,
+                                       status=status)
+            else:
+                error = ConnectorError(f"HCL Domino's bulk create sent no document for {key_item} {key}", permanent=False)
+            results[index] = _with_exchanges(error, exchanges)
+
     def test_connection(self) -> str:
         return self.api.test_connection()
+
+
+def _with_exchanges(error: ConnectorError, exchanges: list) -> ConnectorError:
+    error.exchanges = list(exchanges)
+    return error
+
+
+def _shared(entry: dict, request=None, response=None) -> dict:
+    """One record's view of a call made for many: its own document and answer, not the whole batch's."""
+    view = {k: v for k, v in entry.items() if k not in ("request", "response")}
+    if request is not None:
+        view["request"] = request if isinstance(request, str) else _loggable_body(request)
+    if response is not None:
+        view["response"] = _loggable_body(response)
+    return view
 
 
 class DasApi:
@@ -435,12 +582,12 @@ class RestApi:
     def version(document: dict) -> str:
         return document["@meta"]["revision"]
 
-    def query(self, dql: str) -> list[dict]:
+    def query(self, dql: str, **log) -> list[dict]:
         """Every document the DQL query selects, read page by page."""
         documents, start = [], 0
         while True:
             body = {"query": dql, "mode": "dql", "start": start, "count": QUERY_PAGE_SIZE}
-            page = self._request("POST", "/query", params={"action": "execute"}, json=body).json()
+            page = self._request("POST", "/query", params={"action": "execute"}, json=body, **log).json()
             documents += page
             if len(page) < QUERY_PAGE_SIZE:
                 return documents
@@ -450,6 +597,25 @@ class RestApi:
         form, key_item = self.connector.form(entity), self.connector.key_item(entity)
         dql = f"form = {notes.dql_string(form)} and {key_item} = {notes.dql_string(key_value)}"
         return [document["@meta"]["unid"] for document in self.query(dql)]
+
+    def find_many(self, entity: str, keys) -> dict[str, list[str]]:
+        """key value (casefolded) -> UNIDs of the documents holding it, ``KEYS_PER_QUERY`` keys per DQL query."""
+        form, key_item = self.connector.form(entity), self.connector.key_item(entity)
+        found, keys = defaultdict(list), sorted(keys)
+        for start in range(0, len(keys), KEYS_PER_QUERY):
+            chunk = ", ".join(notes.dql_string(key) for key in keys[start:start + KEYS_PER_QUERY])
+            for document in self.query(f"form = {notes.dql_string(form)} and {key_item} in ({chunk})",
+                                       log_request=f"{form} documents by {key_item}", log_response=False):
+                name = next((n for n in document if n.lower() == key_item.lower()), key_item)
+                for value in notes.as_list(document.get(name)):
+                    found[str(value).casefold()].append(document["@meta"]["unid"])
+        return found
+
+    def bulk_create(self, form: str, documents: list[dict]) -> list[dict]:
+        """POST /bulk/create: the created documents (or an error object for each one refused), in order."""
+        body = {"documents": [{"Form": form, **self.encode_items(items)} for items in documents]}
+        return self._request("POST", "/bulk/create", json=body, log_request=f"{len(documents)} '{form}' documents",
+                             log_response=False).json()
 
     def changes(self, form: str, since: datetime | None) -> list[Change]:
         # A DQL result has no documented order, so all changes since the cursor are read and sorted.

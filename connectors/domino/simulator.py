@@ -4,10 +4,14 @@ Faithful to the facts in API-NOTES.md: DAS under ``/{database}/api/data`` with H
 start/count or page/ps, the ``since`` document list, Last-Modified, If-Modified-Since and
 If-Unmodified-Since, system items, strongtype, multipart rich text), the REST API under ``/api/v1`` with
 a JWT-shaped bearer from ``/api/v1/auth``, ``dataSource`` scopes, ``@meta.revision``, ``richTextAs`` and
-DQL queries (a small subset: terms ``Item = 'value'`` and comparisons of ``@ModifiedInThisFile``,
-``@Created`` or numbers, joined by ``and``).
+DQL queries (a small subset: terms ``Item = 'value'``, ``Item in ('a', 'b')`` and comparisons of
+``@ModifiedInThisFile``, ``@Created`` or numbers, joined by ``and``), and the bulk endpoints
+``POST /api/v1/bulk/create`` (``{"documents": [...]}`` -> the created documents, in order) and
+``POST /api/v1/bulk/update`` (``{"query", "replaceItems", "returnUpdatedDocument"}``: the items
+written to every document the DQL query selects), as the Domino REST API and its SDK have them.
 
-Guesses where API-NOTES is silent: a stale revision is answered 409; an unknown scope 403; DAS's
+Guesses where API-NOTES is silent: a document of a bulk create that cannot be made is answered in
+its place as ``{"status": 400, "message", "details"}`` while the others are created; a stale revision is answered 409; an unknown scope 403; DAS's
 ``since`` excludes its own second; DAS error bodies are ``{"code","text","message","type","data"}``
 and a failed Basic login gets the HTTP task's HTML page. Simulator-only endpoints live under ``/_sim/``.
 """
@@ -215,6 +219,9 @@ DQL_TOKEN = re.compile(r"""\s*(?:
     (?P<datetime>@dt\(\s*'(?:[^']|'')*'\s*\))
   | (?P<string>'(?:[^']|'')*')
   | (?P<op>>=|<=|=|>|<)
+  | (?P<open>\()
+  | (?P<close>\))
+  | (?P<comma>,)
   | (?P<number>[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
   | (?P<name>@?[A-Za-z_$][\w$]*)
 )""", re.VERBOSE)
@@ -260,6 +267,17 @@ def parse_dql(query):
         raise DQLError("the query is empty")
     terms = []
     while True:
+        if len(tokens) >= 3 and tokens[0][0] == "name" and tokens[1][0] == "name" \
+                and tokens[1][1].lower() == "in" and tokens[2][0] == "open":
+            name, values, tokens = tokens[0][1], *_dql_list(tokens[3:])
+            # Compared as folded text or numbers, looked up in a set: a look-up of many keys stays one pass.
+            terms.append((name, "in", frozenset(fold(v) if isinstance(v, str) else v for v in values)))
+            if not tokens:
+                return terms
+            (kind, word), tokens = tokens[0], tokens[1:]
+            if kind != "name" or word.lower() != "and" or not tokens:
+                raise DQLError(f"expected 'and' between terms, got {word!r} (this sandbox knows 'and' only)")
+            continue
         term, tokens = tokens[:3], tokens[3:]
         kinds = [kind for kind, _ in term]
         if kinds[:2] != ["name", "op"] or len(term) < 3 or kinds[2] not in ("string", "datetime", "number"):
@@ -273,11 +291,31 @@ def parse_dql(query):
             raise DQLError(f"expected 'and' between terms, got {word!r} (this sandbox knows 'and' only)")
 
 
+def _dql_list(tokens):
+    """The values of ``in ( 'a', 'b' )`` after its opening parenthesis, and the tokens after it."""
+    values = []
+    while tokens:
+        (kind, text), tokens = tokens[0], tokens[1:]
+        if kind in ("string", "datetime", "number"):
+            values.append(_dql_literal(kind, text))
+            if tokens and tokens[0][0] == "comma":
+                tokens = tokens[1:]
+                continue
+            if tokens and tokens[0][0] == "close":
+                return values, tokens[1:]
+        raise DQLError("expected a list like in ('a', 'b')")
+    raise DQLError("the list after 'in' is not closed")
+
+
 def dql_matches(document, terms):
     return all(_term_matches(document, *term) for term in terms)
 
 
 def _term_matches(document, name, op, wanted):
+    if op == "in":
+        value = document.form if name.lower() == "form" else document.item(name)
+        return any((fold(c) if isinstance(c, str) else c) in wanted for c in notes.as_list(value)
+                   if isinstance(c, (str, int, float)) and not isinstance(c, bool))
     compare = DQL_COMPARE[op]
     attribute = DQL_FUNCTIONS.get(name.lower())
     if attribute:
@@ -347,6 +385,8 @@ class DominoSimulator(SimulatorApp):
             Rule("/api/v1/document", endpoint="rest_create", methods=["POST"]),
             Rule("/api/v1/document/<unid>", endpoint="rest_document", methods=["GET", "PATCH", "PUT", "DELETE"]),
             Rule("/api/v1/query", endpoint="rest_query", methods=["POST"]),
+            Rule("/api/v1/bulk/create", endpoint="rest_bulk_create", methods=["POST"]),
+            Rule("/api/v1/bulk/update", endpoint="rest_bulk_update", methods=["POST"]),
             Rule("/_sim/documents/<unid>", endpoint="sim_edit", methods=["POST"]),
             Rule("/_sim/agent", endpoint="sim_agent", methods=["POST"]),
         ]
@@ -445,6 +485,52 @@ class DominoSimulator(SimulatorApp):
         noteid, self._next_noteid = self._next_noteid, self._next_noteid + 4
         return noteid
 
+    # An index of item values, built for an item the first time a query looks it up with "in": a look-up
+    # of a batch's keys then touches those documents only, however large the database has grown.
+
+    def _candidates(self, terms):
+        """The documents a query can select (callers hold self.lock): all, or those an "in" term's index allows."""
+        for name, op, wanted in terms:
+            if op == "in" and name.lower() != "form":
+                index = self._index_of(name.lower())
+                unids = set().union(*(index.get(value, ()) for value in wanted))
+                return [self.documents[unid] for unid in unids if unid in self.documents]
+        return list(self.documents.values())
+
+    def _index_of(self, name):
+        indexes = self.__dict__.setdefault("_indexes", {})
+        if name not in indexes:
+            indexes[name] = {}
+            for document in self.documents.values():
+                self._index_document(document, name)
+        return indexes[name]
+
+    @staticmethod
+    def _index_values(document, name):
+        stored = next((n for n in document.items if n.lower() == name), None)
+        return [fold(v) if isinstance(v, str) else v for v in notes.as_list(document.items.get(stored))
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+
+    def _index_document(self, document, name):
+        for value in self._index_values(document, name):
+            self._indexes[name].setdefault(value, set()).add(document.unid)
+
+    def _reindex(self, document, before):
+        """After a save: move the document in each index from its old values (``before``) to its new ones."""
+        for name, index in self.__dict__.get("_indexes", {}).items():
+            for value in before.get(name, ()):
+                index.get(value, set()).discard(document.unid)
+            self._index_document(document, name)
+
+    def _indexed_values(self, document):
+        return {name: self._index_values(document, name) for name in self.__dict__.get("_indexes", {})}
+
+    def _remove(self, document):
+        for name, values in self._indexed_values(document).items():
+            for value in values:
+                self._indexes[name].get(value, set()).discard(document.unid)
+        del self.documents[document.unid]
+
     def _add(self, document):
         self.documents[document.unid] = document
         return document
@@ -477,6 +563,11 @@ class DominoSimulator(SimulatorApp):
             document.authors.append(author)
 
     def _write_items(self, document, items):
+        before = self._indexed_values(document)
+        self._write_item_values(document, items)
+        self._reindex(document, before)
+
+    def _write_item_values(self, document, items):
         for name, value in items.items():
             if name.startswith("@") or name.lower() == "form":
                 continue  # system items and the form are not client-writable here
@@ -619,7 +710,7 @@ class DominoSimulator(SimulatorApp):
                 self._concurrent_save(document)
             self._check_unmodified_since(request, document)
             if request.method == "DELETE":
-                del self.documents[document.unid]
+                self._remove(document)
                 return json_response({})
             self._save(document, self._items_body(request), self.user, replace=request.method == "PUT")
             return json_response({}, headers={"Last-Modified": http_date(document.modified)})
@@ -733,7 +824,7 @@ class DominoSimulator(SimulatorApp):
                 raise ApiError(409, "The document was modified by someone else",
                                f"Revision {revision} is not the current revision {document.revision}")
             if request.method == "DELETE":
-                del self.documents[document.unid]
+                self._remove(document)
                 return json_response({"statusText": "OK", "status": 200, "message": f"Deleted document {document.unid}"})
             self._save(document, self._items_body(request), self.user, replace=request.method == "PUT")
             return json_response(self.rest_document(document, rich_text_as))
@@ -757,8 +848,52 @@ class DominoSimulator(SimulatorApp):
         rich_text_as = self._rich_text_as(request)
         with self.lock:
             # Note id order, as DQL gives no order of its own.
-            found = sorted((d for d in self.documents.values() if dql_matches(d, terms)), key=lambda d: d.noteid)
+            found = sorted((d for d in self._candidates(terms) if dql_matches(d, terms)), key=lambda d: d.noteid)
             return json_response([self.rest_document(d, rich_text_as) for d in found[start:start + count]])
+
+    def on_rest_bulk_create(self, request):
+        """Many documents in one request: each needs its Form; one that cannot be made is answered
+        in its place with an error object, the others are created."""
+        self._scope(request)
+        body = read_json(request)
+        documents = body.get("documents") if isinstance(body, dict) else None
+        if not isinstance(documents, list) or not documents:
+            raise ApiError(400, "The body must be {\"documents\": [...]} with at least one document")
+        rich_text_as = self._rich_text_as(request)
+        answers = []
+        with self.lock:
+            for items in documents:
+                if not isinstance(items, dict) or not items.get("Form"):
+                    answers.append({"status": 400, "message": "Form is required",
+                                    "details": "The document's Form item selects its schema in the scope"})
+                    continue
+                try:
+                    document = self._create(items["Form"], items, self.user)
+                except ApiError as exc:
+                    answers.append({"status": exc.status, "message": exc.message, "details": exc.details})
+                    continue
+                answers.append(self.rest_document(document, rich_text_as))
+        return json_response(answers)
+
+    def on_rest_bulk_update(self, request):
+        """The same items written to every document a DQL query selects."""
+        self._scope(request)
+        body = read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("replaceItems"), dict) or not body["replaceItems"]:
+            raise ApiError(400, "The body needs a query and replaceItems (an object of items)")
+        try:
+            terms = parse_dql(body.get("query"))
+        except DQLError as exc:
+            raise ApiError(400, "DQL syntax error", str(exc)) from None
+        rich_text_as = self._rich_text_as(request)
+        with self.lock:
+            found = sorted((d for d in self._candidates(terms) if dql_matches(d, terms)), key=lambda d: d.noteid)
+            for document in found:
+                self._save(document, body["replaceItems"], self.user)
+            if body.get("returnUpdatedDocument"):
+                return json_response([self.rest_document(d, rich_text_as) for d in found])
+            return json_response([{"statusText": "OK", "status": 200, "message": f"Updated document {d.unid}",
+                                   "unid": d.unid} for d in found])
 
     # The back office: a Notes user and a Domino agent
 

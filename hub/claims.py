@@ -1,0 +1,92 @@
+"""Claiming events for a drainer: a batch at a time, oldest first, held by a lease.
+
+One UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING id claims a batch atomically. On
+PostgreSQL the inner SELECT takes row locks and skips rows another drainer holds (FOR UPDATE SKIP
+LOCKED), so drainers on many machines never claim the same event; on SQLite the statement runs
+under the database's single write lock, which gives the same guarantee. The lease
+(``claimed_until``) is what makes a killed worker harmless: its events are claimable again once
+the lease has passed, and a live drainer renews it while its batch runs.
+"""
+
+import threading
+from datetime import timedelta
+
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+
+from monitoring.models import InboundEvent
+
+TABLE = InboundEvent._meta.db_table
+
+
+def claim(connection_id: int, partition: int, limit: int, lease_seconds: float) -> list[int]:
+    """Claim up to ``limit`` unclaimed (or lease-expired) received events of the partition, oldest
+    first; returns their ids in order."""
+    now = timezone.now()
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    sql = (f"UPDATE {TABLE} SET claimed_until = %s WHERE id IN ("
+           f"SELECT id FROM {TABLE} WHERE connection_id = %s AND partition = %s AND status = %s"
+           f" AND (claimed_until IS NULL OR claimed_until < %s) ORDER BY id LIMIT %s{lock}) RETURNING id")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [now + timedelta(seconds=lease_seconds), connection_id, partition,
+                             InboundEvent.Status.RECEIVED, now, limit])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def renew(ids: list[int], lease_seconds: float) -> int:
+    """Extend the lease of events still being worked on."""
+    if not ids:
+        return 0
+    return InboundEvent.objects.filter(pk__in=ids, status=InboundEvent.Status.RECEIVED).update(
+        claimed_until=timezone.now() + timedelta(seconds=lease_seconds))
+
+
+def claimable_partitions(older_than_seconds: float = 0, limit: int = 1000) -> list[tuple[int, int]]:
+    """(connection id, partition) of every partition with events a drainer could claim now: those that
+    arrived more than ``older_than_seconds`` ago (a fresher one's signal may be on its way) and those
+    whose lease or retry time has passed. The sweeper signals these."""
+    from django.db.models import Q
+
+    now = timezone.now()
+    rows = (InboundEvent.objects.filter(Q(received_at__lt=now - timedelta(seconds=older_than_seconds))
+                                        | Q(claimed_until__isnull=False), status=InboundEvent.Status.RECEIVED)
+            .exclude(claimed_until__gte=now)
+            .order_by().values_list("connection_id", "partition").distinct()[:limit])
+    return list(rows)
+
+
+def next_due(connection_id: int, partition: int):
+    """When the partition's next waiting event (a retry, a held record) may be claimed, if any."""
+    from django.db.models import Min
+
+    return (InboundEvent.objects.filter(connection_id=connection_id, partition=partition,
+                                        status=InboundEvent.Status.RECEIVED, claimed_until__gt=timezone.now())
+            .aggregate(due=Min("claimed_until"))["due"])
+
+
+class LeaseKeeper:
+    """Renews a batch's lease in the background while the batch is processed: a batch of slow calls
+    keeps its events, a killed worker (whose thread dies with it) loses them after one lease."""
+
+    def __init__(self, ids: list[int], lease_seconds: float, on_renew=None):
+        self.ids, self.lease, self.on_renew = list(ids), lease_seconds, on_renew
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def _run(self):
+        try:
+            while not self._stop.wait(self.lease / 3):
+                renew(self.ids, self.lease)
+                if self.on_renew:
+                    self.on_renew()
+        finally:
+            close_old_connections()
+            connection.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join()

@@ -1,0 +1,162 @@
+"""Batch draining: ingest signals a partition, one drain job per partition works through it.
+
+A partition is (source connection, crc32(record id) % HUB_PARTITIONS): events about one record always
+share one, so they are applied in order, while partitions let several workers drain at once.
+
+Signalling is one ``SET key NX`` and, only when that key was not already set, one enqueue: under load
+a drain job is nearly always pending already, so ingest pays one cheap Redis call. The key means "a
+drain job for this partition is queued or running"; it expires by itself (a killed worker's key is
+gone after a lease, ``HUB_DRAIN_LEASE``) and the drainer refreshes it while it works. Correctness never rests on the
+key: claims (hub.claims) are atomic. A second lock, held while a job drains, keeps a partition to one
+drainer at a time, so that two events about one record in two batches are never applied at once.
+"""
+
+import logging
+import time
+
+import redis
+from django.conf import settings
+
+from hub import claims
+
+log = logging.getLogger(__name__)
+
+MAX_SECONDS_PER_JOB = 30  # then the job hands over to a fresh one, so other queued work gets a turn
+# A job that finds the partition being drained waits this long: the other drainer may be on its way out
+# (it looks for new events once more before it leaves, but after that it would not see ours).
+WAIT_FOR_DRAINER_SECONDS = 2
+
+
+def key_ttl() -> int:
+    """As long as a lease: a killed drainer's partition is signalled again once its events are claimable."""
+    return max(1, round(settings.HUB_DRAIN_LEASE))
+
+
+def key(connection_id: int, partition: int) -> str:
+    return f"hub:drain:{connection_id}:{partition}"
+
+
+def _redis():
+    from hub import jobs
+
+    return jobs._queue().connection
+
+
+def signal(connection_id: int, partition: int) -> bool:
+    """Make sure a drain job for the partition is queued or running. False when Redis is unreachable
+    (the event is stored; the sweeper signals its partition later)."""
+    from hub import jobs
+
+    try:
+        if _redis().set(key(connection_id, partition), 1, nx=True, ex=key_ttl()):
+            jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
+        return True
+    except redis.RedisError as exc:
+        log.warning("could not signal partition %s/%s: %s; the sweeper will", connection_id, partition, exc)
+        return False
+
+
+def _keep_key(connection_id: int, partition: int) -> None:
+    try:
+        _redis().set(key(connection_id, partition), 1, ex=key_ttl())
+    except redis.RedisError:
+        pass  # the key only saves work; the claims keep the drain correct
+
+
+def _release_key(connection_id: int, partition: int) -> bool:
+    try:
+        _redis().delete(key(connection_id, partition))
+        return True
+    except redis.RedisError:
+        return False
+
+
+def _running_lock(connection_id: int, partition: int):
+    """The partition's "being drained" lock, or None when Redis cannot be reached (claims still keep
+    events single) or another drainer keeps it (then that one drains our events too)."""
+    lock = _redis().lock(f"hub:draining:{connection_id}:{partition}", timeout=key_ttl(),
+                         blocking_timeout=WAIT_FOR_DRAINER_SECONDS, thread_local=False)  # renewed by the lease keeper
+    try:
+        return lock if lock.acquire() else None
+    except redis.RedisError as exc:
+        log.warning("partition %s/%s drained without its lock (Redis: %s)", connection_id, partition, exc)
+        return False
+
+
+def drain(connection_id: int, partition: int) -> int:
+    """Claim and process batches of the partition until it is empty or this job's time is up;
+    returns how many events were processed."""
+    lock = _running_lock(connection_id, partition)
+    if lock is None:
+        return 0
+    try:
+        return _drain(connection_id, partition, lock)
+    finally:
+        if lock:
+            try:
+                lock.release()
+            except (redis.RedisError, redis.exceptions.LockError):
+                pass  # expired or Redis gone: it ends by itself
+
+
+def _drain(connection_id: int, partition: int, lock) -> int:
+    from hub import jobs, pipeline
+
+    size, lease = settings.HUB_BATCH_SIZE, settings.HUB_DRAIN_LEASE
+    deadline = time.monotonic() + MAX_SECONDS_PER_JOB
+    done = 0
+
+    def keep():
+        _keep_key(connection_id, partition)
+        if lock:
+            try:
+                lock.reacquire()
+            except (redis.RedisError, redis.exceptions.LockError):
+                pass
+
+    while True:
+        ids = claims.claim(connection_id, partition, size, lease)
+        if not ids:
+            # Empty. Drop the key first, then look once more: an event committed after our last claim
+            # either saw the key gone (and queued a new job) or is found by this second look.
+            _release_key(connection_id, partition)
+            ids = claims.claim(connection_id, partition, size, lease)
+            if not ids:
+                wake_when_due(connection_id, partition)
+                return done
+        keep()
+        with claims.LeaseKeeper(ids, lease, on_renew=keep):
+            pipeline.process_events(ids)
+        done += len(ids)
+        if time.monotonic() > deadline:
+            try:
+                jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
+            except redis.RedisError as exc:
+                log.warning("could not hand partition %s/%s over: %s; the sweeper will", connection_id, partition, exc)
+                _release_key(connection_id, partition)
+            return done
+
+
+def wake_when_due(connection_id: int, partition: int) -> None:
+    """Before a drainer leaves its empty partition: if events of it wait for a retry (or a circuit),
+    have the partition signalled when the first is due. One scheduled wake per drain job, so the
+    retries of a whole batch come back as a batch."""
+    from hub import jobs
+
+    due = claims.next_due(connection_id, partition)
+    if due is None:
+        return
+    try:
+        jobs._queue().enqueue_at(due, jobs.wake_partition, connection_id, partition)
+    except redis.RedisError as exc:
+        log.warning("could not schedule the retries of partition %s/%s: %s; the sweeper will", connection_id,
+                    partition, exc)
+
+
+def sweep(older_than_seconds: float = 10) -> int:
+    """Signal every partition holding events no drainer has (Redis was down at ingest, a worker was
+    killed and its lease ran out, a key outlived its job); returns how many were signalled."""
+    count = 0
+    for connection_id, partition in claims.claimable_partitions(older_than_seconds):
+        count += signal(connection_id, partition)
+    return count

@@ -1,0 +1,350 @@
+"""Batch draining: one drain job per partition, claims with leases, bulk calls into Domino's REST API,
+exactly one target document per source order whatever was lost, and nothing left behind."""
+
+import copy
+import json
+import os
+import threading
+from datetime import timedelta
+
+import django_rq
+import pytest
+from django.db import connection as db_connection
+from django.utils import timezone
+
+from connectors.domino.simulator import DEMO_PASSWORD, DEMO_SCOPE, DEMO_USER, DominoSimulator
+from connectors.models import Connection
+from connectors.simulators import SimulatorServer
+from hub import claims, demo, drain, jobs, pipeline
+from hub.models import Flow, Link
+from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, partition_of
+from tests.helpers import run_worker, signed_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIXTURE = json.loads(open(os.path.join(os.path.dirname(__file__), "..", "connectors", "prestashop", "fixtures",
+                                       "orders__created.json")).read())
+
+
+class CountingDomino(DominoSimulator):
+    """The Domino simulator, counting the calls it answers (method, path)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.calls = []
+
+    def dispatch(self, request):
+        if not request.path.startswith(("/_control/", "/_sim/")):
+            with self.lock:
+                self.calls.append((request.method, request.path))
+        return super().dispatch(request)
+
+    def count(self, path):
+        return sum(1 for _, p in self.calls if p.endswith(path))
+
+
+@pytest.fixture
+def domino_sim():
+    server = SimulatorServer(port=0, domino=CountingDomino()).start()
+    yield server
+    server.stop()
+
+
+def order(n: int, **changes) -> dict:
+    payload = copy.deepcopy(FIXTURE)
+    payload["data"].update(id=700_000 + n, reference=f"T{n:07d}",
+                           customer={"id": "9001", "firstname": "Ada", "lastname": "Lovelace", "email": "ada@example.org"})
+    payload["data"].update(changes)
+    return payload
+
+
+@pytest.fixture
+def rest_flow(domino_sim):
+    """The demo's PrestaShop -> Domino order flow, into a Domino REST API connection (the bulk path)."""
+    config = demo.seed(domino_sim.url)
+    rest = Connection.objects.create(name="Domino REST", slug="domino-rest", kind="domino", auth_kind="domino_jwt",
+                                     base_url=f"{domino_sim.url}/domino", settings={"scope": DEMO_SCOPE})
+    rest.set_secret("username", DEMO_USER)
+    rest.set_secret("password", DEMO_PASSWORD)
+    rest.save()
+    flow = Flow.objects.get(name=demo.PS_ORDERS_FLOW)
+    flow.target = rest
+    flow.save()
+    Flow.objects.exclude(pk=flow.pk).update(enabled=False)
+    return {"flow": flow, "secret": config["prestashop_secret"], "source": flow.source, "sim": domino_sim.domino}
+
+
+def post_orders(client, setup, numbers, **changes):
+    for n in numbers:
+        response = signed_post(client, demo.PRESTASHOP_SLUG, order(n, **changes), setup["secret"])
+        assert response.status_code == 202, response.content
+
+
+def documents_with(sim, number) -> list:
+    return [d for d in sim.documents.values() if d.items.get("OrderNumber") == number]
+
+
+def test_webhooks_queue_one_drain_per_partition_and_the_bulk_path_makes_two_calls(client, rest_flow, settings):
+    settings.HUB_PARTITIONS = 1  # every order in one partition: one drain job, one batch
+    post_orders(client, rest_flow, range(40))
+    queue = django_rq.get_queue("default")
+    assert [job.func_name for job in queue.jobs] == ["hub.jobs.drain_partition"]  # not one job per event
+
+    run_worker()
+
+    records = SyncRecord.objects.filter(flow=rest_flow["flow"])
+    assert records.count() == 40 and set(records.values_list("status", flat=True)) == {SyncRecord.Status.SYNCED}
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.PROCESSED}
+    sim = rest_flow["sim"]
+    assert sim.count("/api/v1/query") == 1 and sim.count("/api/v1/bulk/create") == 1  # one look-up, one bulk create
+    assert sim.count("/api/v1/document") == 0
+    for n in range(40):
+        [document] = documents_with(sim, f"T{n:07d}")
+        record = records.get(source_id=str(700_000 + n))
+        assert record.target_id == document.unid
+        assert Link.objects.filter(source_id=record.source_id, target_id=document.unid).count() == 1
+        [attempt] = record.attempts.all()
+        assert attempt.outcome == SyncAttempt.Outcome.DELIVERED and "bulk create of 40" in attempt.note
+        # the attempt shows this record's own document, not the whole batch
+        [create] = [e for e in attempt.exchanges if "bulk/create" in e["url"]]
+        assert create["request"]["OrderNumber"] == f"T{n:07d}" and create["response"]["@meta"]["unid"] == document.unid
+    assert not drain_keys()  # the drainer let go of its partition when it was empty
+
+
+def drain_keys():
+    return list(django_rq.get_connection("default").scan_iter(match="hub:drain:*"))
+
+
+def test_a_worker_killed_between_the_bulk_call_and_its_commit_makes_no_second_document(client, rest_flow, settings,
+                                                                                       monkeypatch):
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, range(5))
+    source = rest_flow["source"]
+    real_save = pipeline.save
+
+    def killed(works, batch):
+        raise SystemExit("worker killed before the batch was committed")
+
+    monkeypatch.setattr(pipeline, "save", killed)
+    ids = claims.claim(source.pk, 0, 50, lease_seconds=30)
+    with pytest.raises(SystemExit):
+        pipeline.process_events(ids)
+    sim = rest_flow["sim"]
+    assert sim.count("/api/v1/bulk/create") == 1 and len(documents_with(sim, "T0000003")) == 1  # the writes happened
+    assert not claims.claim(source.pk, 0, 50, lease_seconds=30)  # still leased to the dead worker
+
+    monkeypatch.setattr(pipeline, "save", real_save)
+    InboundEvent.objects.update(claimed_until=timezone.now() - timedelta(seconds=1))  # the lease ran out
+    assert jobs.sweep_unqueued_events(older_than_seconds=0) == 1
+    run_worker()
+
+    for n in range(5):
+        assert len(documents_with(sim, f"T{n:07d}")) == 1  # found by its key item, updated, not created again
+    assert sim.count("/api/v1/bulk/create") == 1
+    for record in SyncRecord.objects.all():
+        assert record.status == SyncRecord.Status.SYNCED
+        [attempt] = record.attempts.all()
+        assert "found by OrderNumber" in attempt.note
+
+
+def test_claims_are_oldest_first_exclusive_and_leased(rest_flow):
+    source = rest_flow["source"]
+    events = [InboundEvent.objects.create(connection=source, idempotency_key=f"k{n}", topic="order.created",
+                                          source_id="42", body="{}") for n in range(5)]
+    partition = partition_of("42")
+    assert {e.partition for e in InboundEvent.objects.all()} == {partition}
+    first = claims.claim(source.pk, partition, 3, lease_seconds=30)
+    assert first == [e.pk for e in events[:3]]
+    assert claims.claim(source.pk, partition, 3, lease_seconds=30) == [e.pk for e in events[3:]]
+    assert claims.claim(source.pk, partition, 3, lease_seconds=30) == []
+    InboundEvent.objects.filter(pk=events[0].pk).update(claimed_until=timezone.now() - timedelta(seconds=1))
+    assert claims.claim(source.pk, partition, 3, lease_seconds=30) == [events[0].pk]  # a dead claimer's lease ended
+    InboundEvent.objects.filter(pk=events[1].pk).update(status=InboundEvent.Status.PROCESSED,
+                                                        claimed_until=timezone.now() - timedelta(seconds=1))
+    InboundEvent.objects.filter(pk__in=[e.pk for e in events[2:]]).update(claimed_until=None)
+    assert claims.claim(source.pk, partition, 10, lease_seconds=30) == [e.pk for e in events[2:]]
+
+
+def test_an_event_committed_while_the_drainer_decides_empty_is_not_stranded(client, rest_flow, settings, monkeypatch):
+    settings.HUB_PARTITIONS = 1
+    source = rest_flow["source"]
+    real_release = drain._release_key
+    late = []
+
+    def release_then_an_event_arrives(connection_id, partition):
+        released = real_release(connection_id, partition)
+        if not late:  # between "empty" and the exit, a webhook commits (and signals: the key is gone)
+            late.append(signed_post(client, demo.PRESTASHOP_SLUG, order(1), rest_flow["secret"]).status_code)
+        return released
+
+    monkeypatch.setattr(drain, "_release_key", release_then_an_event_arrives)
+    drain.signal(source.pk, 0)
+    run_worker()
+    assert late == [202]
+    assert SyncRecord.objects.get().status == SyncRecord.Status.SYNCED
+    assert InboundEvent.objects.get().status == InboundEvent.Status.PROCESSED
+
+
+def test_events_stored_while_redis_was_down_are_drained_by_the_sweeper(client, rest_flow, settings,
+                                                                        django_capture_on_commit_callbacks):
+    settings.HUB_PARTITIONS = 4
+    good_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:9/0", "DEFAULT_TIMEOUT": 5}}
+    post_orders(client, rest_flow, range(6))
+    settings.RQ_QUEUES = good_queues
+    assert not django_rq.get_queue("default").jobs  # nothing reached Redis
+    assert jobs.sweep_unqueued_events() == 0  # too fresh: a signal may still be on its way
+    InboundEvent.objects.update(received_at=timezone.now() - timedelta(seconds=30))
+    partitions = set(InboundEvent.objects.values_list("partition", flat=True))
+    assert jobs.sweep_unqueued_events() == len(partitions)
+    run_worker()
+    assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 6
+
+
+def test_a_drain_job_hands_over_when_its_time_is_up(client, rest_flow, settings, monkeypatch):
+    settings.HUB_PARTITIONS = 1
+    settings.HUB_BATCH_SIZE = 2
+    monkeypatch.setattr(drain, "MAX_SECONDS_PER_JOB", -1)  # every batch is the job's last
+    post_orders(client, rest_flow, range(5))
+    queue = django_rq.get_queue("default")
+    [job] = queue.jobs
+    job.perform()
+    assert SyncRecord.objects.count() == 2  # one batch of two, then a fresh job for the rest
+    assert [j.func_name for j in queue.jobs] == ["hub.jobs.drain_partition", "hub.jobs.drain_partition"]
+    run_worker()
+    assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 5
+
+
+def test_per_record_targets_run_on_threads_and_keep_one_record_in_order(client, settings):
+    """Targets without bulk (DAS): records of a batch go on the thread pool, events about one record in order."""
+    with SimulatorServer(port=0) as sims:
+        config = demo.seed(sims.url)
+        flow = Flow.objects.get(name=demo.PS_ORDERS_FLOW)
+        Flow.objects.filter(pk=flow.pk).update(source_event="*")
+        Flow.objects.exclude(pk=flow.pk).update(enabled=False)
+        settings.HUB_PARTITIONS = 1
+        setup = {"secret": config["prestashop_secret"]}
+        post_orders(client, setup, range(12))
+        payload = order(3, date_upd="2026-11-26 10:00:00", current_state="4")
+        payload["action"] = "update"
+        assert signed_post(client, demo.PRESTASHOP_SLUG, payload, setup["secret"]).status_code == 202
+        run_worker()
+        assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 13
+        [document] = [d for d in sims.domino.documents.values() if d.items.get("OrderNumber") == "T0000003"]
+        assert document.items["Status"] == demo.PRESTASHOP_STATE_TO_DOMINO["4"]  # the update came after the create
+        assert Link.objects.filter(source_id=str(700_003)).count() == 1
+
+
+@pytest.mark.skipif(db_connection.vendor != "postgresql",
+                    reason="two drainers at once need PostgreSQL (row locks, SKIP LOCKED); SQLite has one writer")
+def test_two_drainers_on_postgresql_never_process_one_event_twice(client, rest_flow, settings):
+    settings.HUB_PARTITIONS = 1
+    settings.HUB_BATCH_SIZE = 7
+    post_orders(client, rest_flow, range(60))
+    source = rest_flow["source"]
+    claimed: list[list[int]] = [[], []]
+
+    def drainer(n):  # each thread has its own database connection, as a worker process would
+        try:
+            while True:
+                ids = claims.claim(source.pk, 0, settings.HUB_BATCH_SIZE, 30)
+                if not ids:
+                    return
+                claimed[n].extend(ids)
+                pipeline.process_events(ids)
+        finally:
+            db_connection.close()
+
+    threads = [threading.Thread(target=drainer, args=(n,)) for n in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert claimed[0] and claimed[1]  # both worked
+    assert not set(claimed[0]) & set(claimed[1])
+    assert len(claimed[0]) + len(claimed[1]) == 60
+    assert SyncAttempt.objects.count() == 60 and SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 60
+    sim = rest_flow["sim"]
+    assert all(len(documents_with(sim, f"T{n:07d}")) == 1 for n in range(60))
+
+
+def test_a_webhook_costs_one_insert_and_queues_no_job_while_a_drain_is_pending(client, rest_flow, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, [0])  # the first: looks the connection up, queues the partition's drain job
+    with CaptureQueriesContext(connection) as queries:
+        post_orders(client, rest_flow, [1, 2, 3])
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements.count("INSERT") == 3 and "SELECT" not in statements and "UPDATE" not in statements
+    assert len(django_rq.get_queue("default").jobs) == 1  # still the one drain job
+
+
+def test_the_domino_simulators_bulk_endpoints_and_key_look_up(domino_sim):
+    import requests
+
+    base = f"{domino_sim.url}/domino/api/v1"
+    bearer = requests.post(f"{base}/auth", json={"username": DEMO_USER, "password": DEMO_PASSWORD}, timeout=5).json()["bearer"]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {bearer}"
+    params = {"dataSource": DEMO_SCOPE}
+
+    def find(*keys):
+        dql = "form = 'Order Record' and OrderNumber in (" + ", ".join(f"'{k}'" for k in keys) + ")"
+        answer = session.post(f"{base}/query", params={**params, "action": "execute"}, json={"query": dql}, timeout=5)
+        return sorted(d["OrderNumber"] for d in answer.json())
+
+    assert find("DO-1001", "DO-1002", "nope") == ["DO-1001", "DO-1002"]  # builds the index of OrderNumber
+    created = session.post(f"{base}/bulk/create", params=params, timeout=5, json={"documents": [
+        {"Form": "Order Record", "OrderNumber": "N-1"}, {"OrderNumber": "no form"}, {"Form": "Order Record", "OrderNumber": "N-2"}]})
+    assert created.status_code == 200
+    first, refused, second = created.json()
+    assert first["OrderNumber"] == "N-1" and len(first["@meta"]["unid"]) == 32
+    assert refused["status"] == 400 and "Form" in refused["message"]
+    assert find("n-1", "N-2") == ["N-1", "N-2"]  # new documents are in the index; text compares folded
+    updated = session.post(f"{base}/bulk/update", params=params, timeout=5, json={
+        "query": "form = 'Order Record' and OrderNumber in ('N-1', 'N-2')", "replaceItems": {"Status": "Picked"}})
+    assert [a["status"] for a in updated.json()] == [200, 200]
+    assert {domino_sim.domino.documents[d["@meta"]["unid"]].items["Status"] for d in (first, second)} == {"Picked"}
+    session.patch(f"{base}/document/{first['@meta']['unid']}", params=params, json={"OrderNumber": "N-9"}, timeout=5)
+    assert find("N-1", "N-9") == ["N-9"]  # a changed key moves in the index
+    session.delete(f"{base}/document/{second['@meta']['unid']}", params=params, timeout=5)
+    assert find("N-2") == []
+
+
+def test_one_drainer_per_partition_at_a_time(client, rest_flow, settings, monkeypatch):
+    settings.HUB_PARTITIONS = 1
+    monkeypatch.setattr(drain, "WAIT_FOR_DRAINER_SECONDS", 0.1)
+    post_orders(client, rest_flow, range(3))
+    source = rest_flow["source"]
+    other = django_rq.get_connection("default").lock(f"hub:draining:{source.pk}:0", timeout=30)
+    assert other.acquire(blocking=False)  # another worker is draining this partition
+    assert drain.drain(source.pk, 0) == 0  # so this job leaves the events to it
+    assert not SyncRecord.objects.exists()
+    other.release()
+    assert drain.drain(source.pk, 0) == 3
+
+
+def test_a_failed_bulk_call_counts_once_for_the_circuit_and_its_records_retry_as_a_batch(client, rest_flow, settings,
+                                                                                         fast_retries):
+    import requests
+
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, range(30))
+    sim = rest_flow["sim"]
+    requests.post(f"{rest_flow['flow'].target.base_url}/_control/faults", json={"fail_next": 1}, timeout=5)  # the token call
+    queue = django_rq.get_queue("default")
+    [job] = queue.jobs
+    job.perform()  # the first pass: the token call is answered 503, the whole batch is one failed call
+    target = Connection.objects.get(pk=rest_flow["flow"].target_id)
+    assert target.circuit == Connection.Circuit.CLOSED and target.circuit_failures == 1
+    assert set(SyncRecord.objects.values_list("status", flat=True)) == {SyncRecord.Status.RETRYING}
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.RECEIVED}
+    [wake] = [queue.fetch_job(j) for j in queue.scheduled_job_registry.get_job_ids()]
+    assert wake.func_name == "hub.jobs.wake_partition"  # one wake-up for the batch, not a job per record
+
+    run_worker()
+    assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 30
+    assert sim.count("/api/v1/bulk/create") == 1  # the retries went as one bulk call too
+    assert all(r.attempts.count() == 2 for r in SyncRecord.objects.all())
