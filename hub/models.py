@@ -2,7 +2,9 @@ import random
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from croniter import croniter
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -34,9 +36,26 @@ class Flow(models.Model):
     poll_interval = models.PositiveIntegerField(
         null=True, blank=True, help_text="Seconds between polls of the source; empty when the source pushes events"
     )
+    poll_cron = models.CharField(
+        max_length=100, blank=True,
+        help_text="Or a cron expression in the hub's time zone (minute hour day month weekday, e.g. */15 6-20 * * 1-5); "
+                  "set an interval or a cron expression, not both",
+    )
+    poll_overlap = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Seconds of the previous poll read again at each poll, to catch records saved late; "
+                  "what was already read is dropped by its version (default 5)",
+    )
     poll_cursor = models.CharField(max_length=200, blank=True, help_text="Where the next poll starts (advanced after each committed page)")
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_poll_error = models.TextField(blank=True)
+    # Which side wins, field by field, when the hub updates a record someone changed in the target.
+    conflict_policy = models.JSONField(
+        null=True, blank=True,
+        help_text='Which side wins when the hub updates a record that was also changed in the target: '
+                  '{"default": "source", "fields": {"Status": "target"}}. A field where the target wins keeps the '
+                  "target's value when it was changed there since the hub last wrote it. Empty: the source wins.",
+    )
     history = HistoricalRecords(excluded_fields=["poll_cursor", "last_polled_at", "last_poll_error"])
 
     class Meta:
@@ -45,6 +64,24 @@ class Flow(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        errors = {}
+        if self.poll_interval and self.poll_cron:
+            errors["poll_cron"] = "Set an interval or a cron expression, not both."
+        if self.poll_cron and not croniter.is_valid(self.poll_cron.strip()):
+            errors["poll_cron"] = (f"{self.poll_cron!r} is not a cron expression: five fields, minute hour day "
+                                   "month weekday, e.g. */15 * * * *")
+        problem = conflict_policy_problem(self.conflict_policy)
+        if problem:
+            errors["conflict_policy"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def polled(self) -> bool:
+        """The flow reads its source on a schedule (an interval or a cron expression)."""
+        return bool(self.poll_interval or self.poll_cron)
 
     def retry_delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt``: doubling, capped, with jitter
@@ -66,6 +103,81 @@ class Flow(models.Model):
     def creates_only(self) -> bool:
         """A ``*.create`` action never touches a record it already delivered; others update it."""
         return self.target_action.endswith(".create")
+
+
+SIDES = ("source", "target")
+
+
+def conflict_policy_problem(policy) -> str:
+    """What is wrong with a conflict policy, in words for the admin ("" when it is fine or empty)."""
+    if policy in (None, "", {}):
+        return ""
+    if not isinstance(policy, dict):
+        return 'A JSON object, e.g. {"default": "source", "fields": {"Status": "target"}}.'
+    unknown = sorted(set(policy) - {"default", "fields"})
+    if unknown:
+        return f"Unknown key(s) {', '.join(unknown)}: only \"default\" and \"fields\"."
+    if policy.get("default", "source") not in SIDES:
+        return f'"default" is "source" or "target", not {policy.get("default")!r}.'
+    fields = policy.get("fields", {})
+    if not isinstance(fields, dict):
+        return '"fields" maps field names to "source" or "target".'
+    wrong = [f"{name}: {side!r}" for name, side in fields.items() if side not in SIDES]
+    if wrong:
+        return f'Each field is won by "source" or "target", not {", ".join(wrong)}.'
+    return ""
+
+
+class Backfill(models.Model):
+    """An initial load (or a later one) of everything in a flow's source, page by page.
+
+    It keeps its own cursor, so the flow's normal poll goes on undisturbed; the cursor and counters
+    move in the same transaction as the page's events, so after a crash it resumes where the last
+    committed page ended, and the events' keys make a page read twice harmless.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        PAUSED = "paused", "paused"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="backfills")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    cursor = models.CharField(max_length=200, blank=True, help_text="Where the next page starts")
+    pages = models.PositiveIntegerField(default=0)
+    records = models.PositiveIntegerField(default=0, help_text="Records read")
+    events = models.PositiveIntegerField(default=0, help_text="New events stored (records not seen before)")
+    error = models.TextField(blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        get_latest_by = "id"
+
+    def __str__(self):
+        return f"backfill of {self.flow}: {self.summary}"
+
+    @property
+    def summary(self) -> str:
+        text = f"{self.status}, {self.pages} page(s), {self.records} record(s), {self.events} new event(s)"
+        return f"{text}: {self.error}" if self.error else text
+
+
+class ReplayVersion(models.Model):
+    """The mapping version an operator chose when replaying a record: its attempts map with that
+    version instead of the published one until it is replayed again without one."""
+
+    record = models.OneToOneField("monitoring.SyncRecord", on_delete=models.CASCADE, related_name="replay_version")
+    number = models.PositiveIntegerField(help_text="Mapping version number")
+    chosen_by = models.CharField(max_length=150, blank=True)
+    chosen_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.record} with mapping v{self.number}"
 
 
 class Link(models.Model):

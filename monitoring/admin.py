@@ -2,13 +2,13 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db.models import Count, Max, Min
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from hub import jobs
+from hub import replay as replays
 from monitoring.models import AlertRule, InboundEvent, SyncAttempt, SyncRecord
 
 
@@ -46,6 +46,8 @@ class InboundEventAdmin(ReadOnlyAdmin):
     search_fields = ["source_id", "idempotency_key"]
     date_hierarchy = "received_at"
     list_select_related = ["connection"]
+    # No second COUNT(*) of the whole table for "N results (M total)": ~50-100 ms each at 1M rows (bench/growth.py).
+    show_full_result_count = False
     fields = ["connection", "topic", "source_id", "idempotency_key", "status", "error", "received_at",
               "processed_at", "headers_pretty", "body_pretty"]
     readonly_fields = fields
@@ -82,14 +84,17 @@ class SyncAttemptInline(admin.StackedInline):
 class SyncRecordAdmin(ReadOnlyAdmin):
     list_display = ["id", "flow", "source_id", "target_id", "status", "attempt_count", "error_short", "updated_at"]
     change_list_template = "admin/monitoring/syncrecord/change_list.html"
-    list_filter = ["status", "flow", "flow__source", "flow__target", "flow__source_entity"]
+    list_filter = ["status", "flow", "flow__source", "flow__target", "flow__source_entity",
+                   ("created_at", admin.DateFieldListFilter)]
     # Any id a person has in hand: store order id, M3 order number, a PrestaShop reference or a
     # customer's e-mail (both inside the event as received).
     search_fields = ["source_id", "target_id", "error", "event__body"]
     date_hierarchy = "created_at"
     list_select_related = ["flow"]
+    # No second COUNT(*) of the whole table for "N results (M total)": ~50-100 ms each at 1M rows (bench/growth.py).
+    show_full_result_count = False
     fields = ["flow", "event", "source_id", "target_id", "status", "error", "ignored_reason", "attempt_count",
-              "mapping_version",
+              "mapping_version", "replay_mapping_version",
               "edit_and_replay", "links_made", "mapped_pretty", "override_pretty", "created_at", "updated_at",
               "synced_at"]
     readonly_fields = fields
@@ -99,6 +104,13 @@ class SyncRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="error")
     def error_short(self, obj):
         return obj.error[:120]
+
+    @admin.display(description="replayed with mapping version")
+    def replay_mapping_version(self, obj):
+        from hub.models import ReplayVersion
+
+        chosen = ReplayVersion.objects.filter(record=obj).first()
+        return f"v{chosen.number} (chosen by {chosen.chosen_by or '?'})" if chosen else "the published one"
 
     @admin.display(description="links")
     def links_made(self, obj):
@@ -124,14 +136,17 @@ class SyncRecordAdmin(ReadOnlyAdmin):
         return format_html("{} (by {})", _pretty(obj.source_override), obj.source_override_by or "?")
 
     def get_urls(self):
-        return [path("<int:record_id>/edit-replay/", self.admin_site.admin_view(self.edit_replay_view),
+        return [path("replay-matching/", self.admin_site.admin_view(self.replay_matching_view),
+                     name="monitoring_syncrecord_replay_matching"),
+                path("<int:record_id>/edit-replay/", self.admin_site.admin_view(self.edit_replay_view),
                      name="monitoring_syncrecord_edit_replay"),
                 path("error-groups/", self.admin_site.admin_view(self.error_groups_view),
                      name="monitoring_syncrecord_error_groups"),
                 *super().get_urls()]
 
     def lookup_allowed(self, lookup, value, request=None):
-        return lookup in ("error_group", "flow__id__exact") or super().lookup_allowed(lookup, value, request)
+        return (lookup in ("error_group", "flow__id__exact", "created_at__gte", "created_at__lte", "created_at__lt")
+                or super().lookup_allowed(lookup, value, request))
 
     def error_groups_view(self, request):
         """Failures grouped by flow and cause, with counts and first/last seen; replay or ignore a group."""
@@ -149,9 +164,7 @@ class SyncRecordAdmin(ReadOnlyAdmin):
                 ignored = group.update(status=SyncRecord.Status.IGNORED, ignored_reason=f"{reason} ({request.user})")
                 self.message_user(request, f"Ignored {ignored} record(s).", messages.SUCCESS)
             else:
-                ids = list(group.values_list("id", flat=True))
-                group.update(status=SyncRecord.Status.PENDING)
-                transaction.on_commit(lambda: [jobs.enqueue_replay(i) for i in ids])
+                ids = replays.replay(group, by=request.user.get_username())
                 self.message_user(request, f"Replaying {len(ids)} record(s).", messages.SUCCESS)
             return redirect("admin:monitoring_syncrecord_error_groups")
         groups = (failed.values("flow_id", "flow__name", "error_group")
@@ -163,25 +176,70 @@ class SyncRecordAdmin(ReadOnlyAdmin):
         return render(request, "admin/monitoring/error_groups.html", context)
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "error_groups_url": reverse("admin:monitoring_syncrecord_error_groups")}
+        query = request.GET.urlencode()
+        replay_url = reverse("admin:monitoring_syncrecord_replay_matching") + (f"?{query}" if query else "")
+        extra_context = {**(extra_context or {}), "error_groups_url": reverse("admin:monitoring_syncrecord_error_groups"),
+                         "replay_matching_url": replay_url if self.has_replay_permission(request) else ""}
         return super().changelist_view(request, extra_context)
+
+    def matching_replayable(self, request):
+        """The records the change list shows with the request's filters and search, that a bulk replay
+        sends again: the failed ones, or those of the status filtered on when it is replayable."""
+        records = self.get_changelist_instance(request).get_queryset(request)
+        if "status__exact" not in request.GET:
+            records = records.filter(status=SyncRecord.Status.FAILED)
+        return records.filter(status__in=replays.REPLAYABLE)
+
+    def replay_matching_view(self, request):
+        """Replay all matching the current filters: a confirmation page with the count, then the replay."""
+        changelist = reverse("admin:monitoring_syncrecord_changelist")
+        back = changelist + (f"?{request.GET.urlencode()}" if request.GET else "")
+        if not self.has_replay_permission(request):
+            self.message_user(request, "Replaying needs the replay permission.", messages.ERROR)
+            return redirect(back)
+        try:
+            records = self.matching_replayable(request)
+        except IncorrectLookupParameters:
+            self.message_user(request, "These filters are not understood; filter the list again.", messages.ERROR)
+            return redirect(changelist)
+        count = records.count()
+        form = ReplayVersionForm(request.POST or None, versions=_versions_of(records))
+        if request.method == "POST" and form.is_valid():
+            try:
+                ids = replays.replay(records, mapping_version=form.cleaned_data["mapping_version"],
+                                     by=request.user.get_username())
+            except replays.ReplayError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return redirect(back)
+            more = f" (the first {len(ids)} of {count}; replay again for the rest)" if len(ids) < count else ""
+            self.message_user(request, f"Replaying {len(ids)} record(s){more}.", messages.SUCCESS)
+            return redirect(back)
+        statuses = sorted(set(records.values_list("status", flat=True)[:1000]))
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "count": count, "form": form,
+                   "statuses": statuses, "back": back, "title": "Replay all matching the current filters",
+                   "filters": [(name, value) for name, value in request.GET.items() if name not in ("o", "p")]}
+        return render(request, "admin/monitoring/replay_matching.html", context)
 
     def edit_replay_view(self, request, record_id):
         """The operator corrects the source record (JSON, checked) and replays; the event is kept as sent."""
         record = get_object_or_404(SyncRecord.objects.select_related("event__connection", "flow"), pk=record_id)
         if not self.has_replay_permission(request):
             return redirect("admin:monitoring_syncrecord_change", record_id)
+        versions = _versions_of(SyncRecord.objects.filter(pk=record.pk))
         if request.method == "POST":
-            form = SourceRecordForm(request.POST)
+            form = SourceRecordForm(request.POST, versions=versions)
             if form.is_valid():
                 SyncRecord.objects.filter(pk=record.pk).update(
-                    source_override=form.cleaned_data["record"], source_override_by=request.user.get_username(),
-                    status=SyncRecord.Status.PENDING)
-                transaction.on_commit(lambda: jobs.enqueue_replay(record.pk))
-                self.message_user(request, "Corrected record saved; replaying.", messages.SUCCESS)
+                    source_override=form.cleaned_data["record"], source_override_by=request.user.get_username())
+                number = form.cleaned_data["mapping_version"]
+                replays.replay(SyncRecord.objects.filter(pk=record.pk), mapping_version=number,
+                               by=request.user.get_username())
+                with_version = f" with mapping version {number}" if number is not None else ""
+                self.message_user(request, f"Corrected record saved; replaying{with_version}.", messages.SUCCESS)
                 return redirect("admin:monitoring_syncrecord_change", record.pk)
         else:
-            form = SourceRecordForm(initial={"record": json.dumps(_current_source(record), indent=2, ensure_ascii=False)})
+            form = SourceRecordForm(versions=versions, initial={
+                "record": json.dumps(_current_source(record), indent=2, ensure_ascii=False)})
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "record": record, "form": form,
                    "title": f"Edit and replay {record}"}
         return render(request, "admin/monitoring/edit_replay.html", context)
@@ -196,20 +254,45 @@ class SyncRecordAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Replay selected records", permissions=["replay"])
     def replay(self, request, queryset):
-        replayable = queryset.exclude(status=SyncRecord.Status.SYNCED)
-        ids = list(replayable.values_list("id", flat=True))
+        ids = replays.replay(queryset, by=request.user.get_username())
         skipped = queryset.count() - len(ids)
-        # Mark them pending first, so the list shows at once that they are on their way.
-        replayable.update(status=SyncRecord.Status.PENDING)
-        queued = []
-        transaction.on_commit(lambda: queued.extend(i for i in ids if jobs.enqueue_replay(i)))
         note = f" ({skipped} already synced, left alone)" if skipped else ""
         self.message_user(request, f"Replaying {len(ids)} record(s){note}.", messages.SUCCESS)
 
 
-class SourceRecordForm(forms.Form):
+class ReplayVersionForm(forms.Form):
+    """Which mapping version a replay maps with: the published one, or an earlier (or draft-published) one."""
+
+    mapping_version = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None,
+        help_text="The published version unless you choose another; the record keeps the choice for its retries.")
+
+    def __init__(self, *args, versions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mapping_version"].choices = [("", "the published version")] + [
+            (number, f"v{number}" + (f" ({note})" if note else "")) for number, note in versions]
+
+
+def _versions_of(records) -> list[tuple[int, str]]:
+    """Version numbers every mapping behind the records has (newest first), with their notes."""
+    from mappings.models import MappingVersion
+
+    mapping_ids = set(records.values_list("flow__mapping_id", flat=True).distinct()[:50])
+    if not mapping_ids:
+        return []
+    rows = MappingVersion.objects.filter(mapping_id__in=mapping_ids).values_list("mapping_id", "number", "note")
+    by_number: dict[int, set] = {}
+    notes: dict[int, str] = {}
+    for mapping_id, number, note in rows:
+        by_number.setdefault(number, set()).add(mapping_id)
+        notes[number] = note if len(mapping_ids) == 1 else ""
+    return sorted(((n, notes[n]) for n, ids in by_number.items() if ids == mapping_ids), reverse=True)
+
+
+class SourceRecordForm(ReplayVersionForm):
     record = forms.CharField(widget=forms.Textarea(attrs={"rows": 30, "cols": 100, "style": "font-family: monospace"}),
                              help_text="The source record as JSON. The event keeps what the sender sent.")
+    field_order = ["record", "mapping_version"]
 
     def clean_record(self):
         try:

@@ -45,7 +45,7 @@ def measure(rule: AlertRule) -> tuple[float, str]:
         return minutes, f"oldest waiting event is {minutes:.0f} min old"
     if rule.kind == AlertRule.Kind.POLL_STALE:
         flow = rule.flow
-        if flow is None or not flow.poll_interval:
+        if flow is None or not flow.polled:
             return 0.0, "the rule's flow does not poll"
         if flow.last_poll_error:
             return float("inf"), f"last poll failed: {flow.last_poll_error}"

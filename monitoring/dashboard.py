@@ -48,7 +48,7 @@ def context(window: str = "day") -> dict:
             "chart": _chart(series, now, trunc, buckets),
             "synced_url": f"{records_url}?flow__id__exact={flow.pk}&status__exact=synced",
             "failed_url": f"{records_url}?flow__id__exact={flow.pk}&status__exact=failed",
-            "last_poll": flow.last_polled_at if flow.poll_interval else None, "poll_error": flow.last_poll_error,
+            "last_poll": flow.last_polled_at if flow.polled else None, "poll_error": flow.last_poll_error,
         })
     waiting = InboundEvent.objects.filter(status=InboundEvent.Status.RECEIVED)
     oldest = waiting.order_by("received_at").values_list("received_at", flat=True).first()

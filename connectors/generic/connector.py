@@ -21,6 +21,8 @@ Pushes are ``{"type": "<entity>.<event>", "data": {...}}`` (the Standard Webhook
 Actions are ``<entity>.create`` (POST) and ``<entity>.upsert`` (PUT/PATCH the linked record, else POST).
 """
 
+from datetime import datetime, timedelta
+
 from connectors.base import (
     Connector,
     ConnectorError,
@@ -140,6 +142,23 @@ class GenericRestConnector(Connector):
         else:
             next_cursor = f"{newest}|{spec.get('first_page', 1)}"
         return Page(records, next_cursor, more=full)
+
+    def rewind_cursor(self, entity: str, cursor: str | None, seconds: int) -> str | None:
+        """The version in the cursor, when it is a time (ISO 8601 or epoch seconds), moved back."""
+        since = (cursor or "").partition("|")[0]
+        if not since or not seconds:
+            return cursor
+        first_page = self._spec(entity).get("first_page", 1)
+        if since.isdigit():
+            return f"{max(0, int(since) - seconds)}|{first_page}"
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            return cursor  # an opaque version: only the source knows what comes before it
+        earlier = (moment - timedelta(seconds=seconds)).isoformat()
+        if since.endswith("Z"):
+            earlier = earlier.replace("+00:00", "Z")
+        return f"{earlier}|{first_page}"
 
     # --- pushes -----------------------------------------------------------------------------------------
     def parse_push(self, payload: dict, headers) -> InboundEvent:

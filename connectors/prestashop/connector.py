@@ -288,6 +288,16 @@ class PrestaShopConnector(Connector):
         # second is not missed (the versions below drop what was already seen).
         return Page(records, f"{last['date_upd']}|{last['id'] if full else ''}", more=full)
 
+    def rewind_cursor(self, entity: str, cursor: str | None, seconds: int) -> str | None:
+        if not cursor or not seconds or entity not in POLLED_BY_DATE:
+            return cursor  # stock is read whole, by offset
+        since = cursor.partition("|")[0]
+        try:
+            earlier = datetime.strptime(since, DATE_FORMAT) - timedelta(seconds=seconds)
+        except ValueError:
+            return cursor
+        return earlier.strftime(DATE_FORMAT) + "|"  # a date and no id: from that second on, inclusive
+
     def _poll_stock(self, cursor: str | None, limit: int) -> Page:
         # stock_availables have no date_upd in PrestaShop: each round pages through all of them by
         # offset and starts over past the end; record_version (the quantity) lets the engine drop

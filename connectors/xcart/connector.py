@@ -105,6 +105,14 @@ class XCartConnector(Connector):
         next_cursor = f"{since}:{page + 1}" if full and last == since else f"{last}:1"
         return Page(records, next_cursor, more=full)
 
+    def rewind_cursor(self, entity: str, cursor: str | None, seconds: int) -> str | None:
+        if not cursor or not seconds:
+            return cursor
+        if self.legacy:
+            return str(max(0, int(cursor) - seconds))
+        since = int(cursor.split(":")[0])
+        return f"{max(0, since - seconds)}:1"
+
     def _poll_legacy(self, cursor: str | None) -> Page:
         """The add-on has no "changed since" for orders: read the orders created within the look-back
         window (settings ``legacy_poll_days``, default 30) and keep those renewed at or after the

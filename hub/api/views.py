@@ -6,7 +6,6 @@ changes its add/change/delete permission; replaying and pausing have permissions
 Admin, Integrator, Operator, Viewer) bundle those permissions.
 """
 
-from django.db import transaction
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, viewsets
@@ -14,7 +13,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from connectors.models import Connection
-from hub import jobs
+from hub import backfill as backfills
+from hub import replay as replays
 from hub.api import serializers as s
 from hub.models import Flow
 from mappings.models import Mapping
@@ -79,6 +79,35 @@ class FlowViewSet(PausableMixin, viewsets.ModelViewSet):
     serializer_class = s.FlowSerializer
     permission_classes = [ModelPermissions]
 
+    @extend_schema(request=None, responses=s.BackfillSerializer)
+    @action(detail=True, methods=["get", "post"])
+    def backfill(self, request, pk=None):
+        """GET: the latest backfill's progress. POST: start a backfill (every record of the source from the
+        beginning, page by page, beside the normal poll), or resume a paused or failed one."""
+        flow = self.get_object()
+        if request.method == "GET":
+            latest = backfills.latest(flow)
+            return Response(s.BackfillSerializer(latest).data if latest else None)
+        try:
+            started = backfills.start(flow, by=request.user.get_username())
+        except backfills.BackfillError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        return Response(s.BackfillSerializer(started).data, status=202)
+
+    @extend_schema(request=None, responses=s.BackfillSerializer)
+    @action(detail=True, methods=["post"], url_path="backfill/pause")
+    def pause_backfill(self, request, pk=None):
+        """Pause the running backfill after its current page; POST .../backfill/ resumes it."""
+        paused = backfills.pause(self.get_object())
+        if paused is None:
+            return Response({"detail": "no backfill is running"}, status=409)
+        return Response(s.BackfillSerializer(paused).data)
+
+    def get_permissions(self):
+        if self.action in ("backfill", "pause_backfill") and self.request.method == "POST":
+            return [permissions.IsAuthenticated(), BackfillPermission()]
+        return super().get_permissions()
+
 
 class MappingViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Mapping.objects.order_by("name").prefetch_related("rules")
@@ -101,7 +130,7 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     a person has in hand (store order id, M3 order number, a reference or e-mail in the event), as
     the admin's search."""
 
-    queryset = SyncRecord.objects.select_related("flow").prefetch_related("attempts")
+    queryset = SyncRecord.objects.select_related("flow", "replay_version").prefetch_related("attempts")
     serializer_class = s.SyncRecordSerializer
     permission_classes = [ModelPermissions]
 
@@ -118,32 +147,46 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def get_queryset(self):
         return _filtered(super().get_queryset(), self.request.query_params, self.LOOKUPS)
 
-    def _replay(self, ids: list[int]) -> Response:
-        records = SyncRecord.objects.filter(pk__in=ids).exclude(status=SyncRecord.Status.SYNCED)
-        replayed = list(records.values_list("id", flat=True))
-        records.update(status=SyncRecord.Status.PENDING)
-        transaction.on_commit(lambda: [jobs.enqueue_replay(i) for i in replayed])
+    def _replay(self, request, records, mapping_version) -> Response:
+        try:
+            replayed = replays.replay(records, mapping_version=mapping_version, by=request.user.get_username())
+        except replays.ReplayError as exc:
+            return Response({"mapping_version": [str(exc)]}, status=400)
         return Response({"replayed": replayed}, status=202)
 
-    @extend_schema(request=None)
+    @extend_schema(request=s.ReplaySerializer)
     @action(detail=True, methods=["post"])
     def replay(self, request, pk=None):
-        return self._replay([self.get_object().pk])
+        """Replay the record (not when synced); ``mapping_version`` maps it with that version of the mapping."""
+        given = s.ReplaySerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        record = self.get_object()
+        return self._replay(request, SyncRecord.objects.filter(pk=record.pk), given.validated_data.get("mapping_version"))
 
     @extend_schema(request=s.ReplayFilterSerializer)
     @action(detail=False, methods=["post"], url_path="replay")
     def replay_filtered(self, request):
-        """Replay every failed record that matches: flow, error text, created between since and until."""
+        """Replay every record that matches: status (failed unless given), flow, error group or error text,
+        created between since and until; optionally against one mapping version."""
         given = s.ReplayFilterSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        records = _filtered(SyncRecord.objects.filter(status=SyncRecord.Status.FAILED), given.validated_data, {
-            "flow": "flow_id", "error_contains": "error__icontains", "since": "created_at__gte", "until": "created_at__lte"})
-        return self._replay(list(records.values_list("id", flat=True)[:10_000]))
+        data = given.validated_data
+        records = replays.matching(flow=data.get("flow"), status=data["status"], error_group=data.get("error_group", ""),
+                                   error_contains=data.get("error_contains", ""), since=data.get("since"),
+                                   until=data.get("until"))
+        return self._replay(request, records, data.get("mapping_version"))
 
     def get_permissions(self):
         if self.action in ("replay", "replay_filtered"):
             return [permissions.IsAuthenticated(), ReplayPermission()]
         return super().get_permissions()
+
+
+class BackfillPermission(permissions.BasePermission):
+    """A backfill makes as many events as the source has records: who may change the flow may start it."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perm("hub.change_flow")
 
 
 class ReplayPermission(permissions.BasePermission):
