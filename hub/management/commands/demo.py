@@ -108,9 +108,9 @@ class Command(BaseCommand):
         web_url = f"http://127.0.0.1:{port}"
         self.spawn("simulators", ["manage.py", "simulate", "--port", str(simulator_port)])
         self.spawn("web server", ["manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
-        for n in (1, 2):  # the initial loads (stock, catalogue, customers) are a few thousand jobs
+        for n in (1, 2):  # -v 0: RQ's five lines per job would bury the pipeline's one line per record
             self.spawn(f"RQ worker {n}", ["manage.py", "rqworker", "default", "--worker-class", "rq.worker.SimpleWorker",
-                                          *(["--with-scheduler"] if n == 1 else [])])
+                                          "-v", "0", *(["--with-scheduler"] if n == 1 else [])])
         wait_for(f"{sim_url}/xcart/_control/faults", "simulators")
         wait_for(f"{web_url}/admin/login/", "web server")
 
@@ -140,7 +140,7 @@ The hub is running{'' if settled else ' (some orders are still on their way)'}.
   Admin:      {web_url}/admin/   login: admin / {password}
   Sync log:   {web_url}/admin/monitoring/syncrecord/   (orders: {synced} synced, {failed} failed)
   Flows:      {web_url}/admin/hub/flow/   ({len(config["flows"])} flows: X-Cart <-> M3, PrestaShop <-> Domino, stock, catalogue,
-              customers; polled flows start with an initial load of every record, a few thousand jobs)
+              customers; polled flows start with an initial load of every record, drained in batches)
   Queues:     {web_url}/admin/rq/
   Simulators: {sim_url}/xcart/api/  (X-Auth-Token demo-xcart-key), {sim_url}/ionapi/,
               {sim_url}/prestashop/api/  (key {DEMO_WS_KEY}), {sim_url}/domino/  (hub/Acme)
