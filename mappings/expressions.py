@@ -35,6 +35,8 @@ import re
 import tokenize
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from mappings.transforms import dig
+
 MAX_LENGTH = 500  # characters of expression text (the rule field holds 500)
 MAX_NODES = 200
 MAX_TEXT = 10_000  # characters a repetition / replace may produce
@@ -196,18 +198,6 @@ def _slice(obj, start, stop):
     return obj[start:stop]
 
 
-def _path(record, parts: tuple):
-    value = record
-    for part in parts:
-        if value.__class__ is dict:
-            value = value.get(part)
-        elif value.__class__ is list and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return None
-        if value is None:
-            return None
-    return value
 
 
 # --- the functions an expression may call ---------------------------------------------------------
@@ -351,7 +341,7 @@ def f_sum(values, field=None):
         raise ExpressionError(f"sum() needs a list, got {values!r:.80}")
     if field is not None:
         parts = tuple(_text(field).split("."))
-        values = [_path(e, parts) for e in values]
+        values = [dig(e, parts) for e in values]
     total = 0
     for value in values:
         if value is not None:
@@ -397,7 +387,8 @@ FUNCTIONS = {
 SPECIAL = ("field", "lookup")  # field("odd@path"), lookup("value-map", value[, default]): literal names, checked now
 
 HELPERS = {"_x_" + fn.__name__.lstrip("_"): fn for fn in (
-    _add, _sub, _mul, _div, _floordiv, _mod, _neg, _eq, _lt, _le, _gt, _ge, _in, _item, _slice, _path)}
+    _add, _sub, _mul, _div, _floordiv, _mod, _neg, _eq, _lt, _le, _gt, _ge, _in, _item, _slice)}
+HELPERS["_x_path"] = dig  # a dotted path in an expression is a data look-up, never an attribute
 HELPERS.update({"_x_f_" + name: spec[0] for name, spec in FUNCTIONS.items()})
 
 

@@ -263,12 +263,14 @@ def _words(argument, context):
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.]+)\}")
 
 
-def _dig(record, path: list[str]):
+def dig(record, path) -> object:
+    """The value at ``path`` (a sequence of keys and list indexes as text) in JSON data, None when a
+    step is missing; shared with mappings/expressions.py."""
     value = record
     for part in path:
-        if isinstance(value, dict):
+        if value.__class__ is dict:
             value = value.get(part)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+        elif value.__class__ is list and part.isdigit() and int(part) < len(value):
             value = value[int(part)]
         else:
             return None
@@ -287,7 +289,7 @@ def _format(argument, context):
         record = value if isinstance(value, dict) else {"value": value}
         text = template
         for placeholder, path in fields:
-            found = _dig(record, path)
+            found = dig(record, path)
             text = text.replace(placeholder, "" if found is None else str(found), 1)
         return text
     # no str.format: no attribute access or format specs reaching into Python objects
@@ -898,5 +900,5 @@ def help_text() -> str:
     return "\n".join(f"{name}: {spec.help} (e.g. {spec.example})" for name, spec in sorted(REGISTRY.items()))
 
 
-__all__ = ["Context", "REGISTRY", "Spec", "TransformError", "build", "build_chain", "help_text", "is_email",
+__all__ = ["Context", "REGISTRY", "Spec", "TransformError", "build", "build_chain", "dig", "help_text", "is_email",
            "parse_chain"]
