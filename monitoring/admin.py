@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from hub import replay as replays
+from monitoring import search
 from monitoring.models import AlertRule, InboundEvent, SyncAttempt, SyncRecord
 
 
@@ -43,7 +44,9 @@ class SyncRecordInline(admin.TabularInline):
 class InboundEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "connection", "topic", "source_id", "status", "received_at", "processed_at"]
     list_filter = ["status", "connection", "topic"]
-    search_fields = ["source_id", "idempotency_key"]
+    search_fields = ["source_id", "idempotency_key"]  # searched by monitoring.search, fast at millions of rows
+    search_help_text = (f"A record id or webhook id (exact), or any text of the newest {search.RECENT:,} "
+                        "events' payloads")
     date_hierarchy = "received_at"
     list_select_related = ["connection"]
     # No second COUNT(*) of the whole table for "N results (M total)": ~50-100 ms each at 1M rows (bench/growth.py).
@@ -52,6 +55,11 @@ class InboundEventAdmin(ReadOnlyAdmin):
               "processed_at", "headers_pretty", "body_pretty"]
     readonly_fields = fields
     inlines = [SyncRecordInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=search.event_ids(search_term)), False
 
     @admin.display(description="headers")
     def headers_pretty(self, obj):
@@ -88,7 +96,9 @@ class SyncRecordAdmin(ReadOnlyAdmin):
                    ("created_at", admin.DateFieldListFilter)]
     # Any id a person has in hand: store order id, M3 order number, a PrestaShop reference or a
     # customer's e-mail (both inside the event as received).
-    search_fields = ["source_id", "target_id", "error", "event__body"]
+    search_fields = ["source_id", "target_id", "error", "event__body"]  # searched by monitoring.search
+    search_help_text = (f"An id in either system (exact), or a reference, e-mail or error text among the newest "
+                        f"{search.RECENT:,} records")
     date_hierarchy = "created_at"
     list_select_related = ["flow"]
     # No second COUNT(*) of the whole table for "N results (M total)": ~50-100 ms each at 1M rows (bench/growth.py).
@@ -100,6 +110,11 @@ class SyncRecordAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [SyncAttemptInline]
     actions = ["replay"]
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(pk__in=search.record_ids(search_term)), False
 
     @admin.display(description="error")
     def error_short(self, obj):

@@ -18,6 +18,7 @@ from hub import replay as replays
 from hub.api import serializers as s
 from hub.models import Flow
 from mappings.models import Mapping
+from monitoring import search
 from monitoring.models import InboundEvent, SyncRecord
 
 
@@ -141,7 +142,7 @@ class SyncRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         "entity": "flow__source_entity",
         "since": "created_at__gte",
         "until": "created_at__lte",
-        "q": lambda q: Q(source_id=q) | Q(target_id=q) | Q(error__icontains=q) | Q(event__body__icontains=q),
+        "q": lambda q: Q(pk__in=search.record_ids(q)),
     }
 
     def get_queryset(self):
