@@ -12,6 +12,7 @@ import pytest
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from bench import scenario
 from connectors.domino.simulator import DEMO_PASSWORD, DEMO_SCOPE, DEMO_USER, DominoSimulator
 from connectors.models import Connection
 from connectors.simulators import SimulatorServer
@@ -60,19 +61,11 @@ def order(n: int, **changes) -> dict:
 
 @pytest.fixture
 def rest_flow(domino_sim):
-    """The demo's PrestaShop -> Domino order flow, into a Domino REST API connection (the bulk path)."""
-    config = demo.seed(domino_sim.url)
-    rest = Connection.objects.create(name="Domino REST", slug="domino-rest", kind="domino", auth_kind="domino_jwt",
-                                     base_url=f"{domino_sim.url}/domino", settings={"scope": DEMO_SCOPE})
-    rest.set_secret("username", DEMO_USER)
-    rest.set_secret("password", DEMO_PASSWORD)
-    rest.save()
-    flow = Flow.objects.get(name=demo.PS_ORDERS_FLOW)
-    flow.target = rest
-    flow.save()
-    Flow.objects.exclude(pk=flow.pk).update(enabled=False)
-    return {"flow": flow, "secret": config["prestashop_secret"], "source": flow.source, "sim": domino_sim.domino}
-
+    """The demo's PrestaShop -> Domino order flow, into a Domino REST API connection (the bulk path),
+    set up as the benchmark and the faults test set it up."""
+    seeded = scenario.seed(domino_sim.url)
+    flow = Flow.objects.select_related("source").get(pk=seeded.flow_id)
+    return {"flow": flow, "secret": seeded.secret, "source": flow.source, "sim": domino_sim.domino}
 
 def post_orders(client, setup, numbers, **changes):
     for n in numbers:
