@@ -72,8 +72,8 @@ def _release_key(connection_id: int, partition: int) -> bool:
 
 
 def _running_lock(connection_id: int, partition: int):
-    """The partition's "being drained" lock, or None when Redis cannot be reached (claims still keep
-    events single) or another drainer keeps it (then that one drains our events too)."""
+    """The partition's "being drained" lock; None when another drainer keeps it (that one drains our
+    events too); False when Redis cannot be reached (then drain without it: claims keep events single)."""
     lock = _redis().lock(f"hub:draining:{connection_id}:{partition}", timeout=key_ttl(),
                          blocking_timeout=WAIT_FOR_DRAINER_SECONDS, thread_local=False)  # renewed by the lease keeper
     try:

@@ -59,9 +59,7 @@ def _enqueue(func, arg) -> bool:
 def _schedule_wake(event_id: int, delay: float) -> None:
     """Signal the event's partition after ``delay`` seconds (a record of it will be due for its retry);
     if Redis refuses, the sweeper finds the event when it is due."""
-    from monitoring.models import InboundEvent
-
-    connection_id, partition = InboundEvent.objects.values_list("connection_id", "partition").get(pk=event_id)
+    connection_id, partition = _partition_of_event(event_id)
     try:
         _queue().enqueue_in(timedelta(seconds=delay), wake_partition, connection_id, partition)
     except redis.RedisError as exc:

@@ -12,6 +12,17 @@ def simulators():
     server.stop()
 
 
+@pytest.fixture
+def admin_client(client):
+    """The test client logged in as a superuser (the same client as ``client``, as tests that also
+    post webhooks with ``client`` expect)."""
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("admin", "admin@example.org", "pw")
+    client.login(username="admin", password="pw")
+    return client
+
+
 @pytest.fixture(autouse=True)
 def clean_redis():
     """Each test starts with empty queues (the suite owns the Redis database it is given)."""

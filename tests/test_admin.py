@@ -4,7 +4,6 @@ import io
 import json
 
 import pytest
-from django.contrib.auth.models import User
 
 from connectors.infor_m3.simulator import demo_ionapi
 from connectors.models import Connection
@@ -15,13 +14,6 @@ from tests.helpers import run_worker, signed_post
 from tests.test_order_flow import order_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def admin_client(client):
-    User.objects.create_superuser("admin", "admin@example.org", "pw")
-    client.login(username="admin", password="pw")
-    return client
 
 
 @pytest.fixture

@@ -24,13 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def admin_client(client):
-    User.objects.create_superuser("admin", "admin@example.org", "pw")
-    client.login(username="admin", password="pw")
-    return client
-
-
-@pytest.fixture
 def setup(simulators):
     config = demo.seed(simulators.url)
     Flow.objects.filter(name=demo.PAYMENT_FLOW).update(enabled=False)  # only the order flow reacts to orders
