@@ -1,6 +1,6 @@
 """What every benchmark shares: the database and Redis it runs on, the processes it starts, the machine.
 
-The benchmarks run the hub as production does (gunicorn serving ``hub.wsgi``, RQ worker processes, the
+The benchmarks run the hub as production does (``manage.py serve``: Granian serving ``hub.wsgi``; RQ worker processes; the
 simulators in their own process) on their own database and Redis: PostgreSQL and Redis when
 DATABASE_URL / REDIS_URL are set (``make bench`` sets them to the machine's when they answer), else
 a SQLite file and the embedded Redis in a temporary folder.
@@ -173,11 +173,16 @@ def start_simulators(port: int, server: str = "granian", log: Path | None = None
     return proc
 
 
-def start_gunicorn(backends: Backends, port: int, workers: int = 2, threads: int = 1, log: Path | None = None) -> Proc:
-    """gunicorn serving hub.wsgi: sync workers (one request at a time each) unless ``threads`` > 1."""
-    args = [PY, "-m", "gunicorn", "hub.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--worker-class", "gthread" if threads > 1 else "sync", "--threads", str(threads),
-            "--backlog", "2048", "--log-level", "warning", "--keep-alive", "30"]
+def start_web(backends: Backends, port: int, server: str = "granian", workers: int = 1, threads: int = 8,
+              log: Path | None = None) -> Proc:
+    """The hub's web tier on ``port``: ``manage.py serve`` (Granian, as production: ``workers`` processes x
+    ``threads`` threads), or gunicorn (sync workers, one request at a time each, unless ``threads`` > 1)."""
+    if server == "granian":
+        args = [PY, "manage.py", "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+    else:
+        args = [PY, "-m", "gunicorn", "hub.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+                "--worker-class", "gthread" if threads > 1 else "sync", "--threads", str(threads),
+                "--backlog", "2048", "--log-level", "warning", "--keep-alive", "30"]
     proc = Proc(args, env=backends.env(), log=log)
     wait_for_port(port, timeout=30)
     return proc

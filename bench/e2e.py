@@ -1,6 +1,6 @@
 """End to end: store order webhooks in, Domino documents out, the hub beside Node-RED in the same run.
 
-The hub: gunicorn (2 sync workers) storing signed webhooks, RQ workers draining them in batches into
+The hub: ``manage.py serve`` (Granian, one process x 8 threads) storing signed webhooks, RQ workers draining them in batches into
 the Domino REST API simulator (bulk create). Throughput: wrk sends for a while at full rate, then
 delivered records / (last delivery - first arrival). Latency at half load: wrk paced at half that
 rate; webhook -> delivered is each record's ``synced_at - received_at`` (both set by the hub).
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench import nodered, scenario
-from bench.common import (RssSampler, children, free_port, percentile, reset_data, rss_mb, start_gunicorn,
+from bench.common import (RssSampler, children, free_port, percentile, reset_data, rss_mb, start_web,
                           start_simulators, start_worker, wait_until_idle)
 from bench.wrk import presign, replay
 
@@ -47,7 +47,7 @@ def bench_hub(backends, work: Path, simulator_url: str, seconds: float, workers:
     reset_data()
     setup = scenario.seed(simulator_url)
     port = free_port()
-    web = start_gunicorn(backends, port, log=work / "gunicorn-e2e.log")
+    web = start_web(backends, port, log=work / "web-e2e.log")
     procs = [start_worker(backends, log=work / f"worker-e2e-{n}.log", scheduler=n == 0) for n in range(workers)]
     sampler = RssSampler(lambda: [p.pid for p in procs])
     url = f"http://127.0.0.1:{port}{setup.path}"
@@ -119,7 +119,8 @@ def report(r: dict) -> list[str]:
     verdict = lambda ok: "met" if ok else "**missed**"  # noqa: E731
     lines = [
         "## End to end: store order webhooks -> Domino (REST API, bulk) beside Node-RED", "",
-        f"Same simulator process (Granian), same orders, same fields. The hub: gunicorn 2 sync workers + "
+        f"Same simulator process (Granian), same orders, same fields. The hub: `manage.py serve` (Granian, 1 process "
+        f"x 8 threads) + "
         f"{hub['workers']} RQ worker processes, every webhook verified and stored before its 202, every record and "
         "attempt logged. Node-RED: no signature check, nothing stored, the answer waits for the document. "
         f"wrk, 8 connections, {hub['seconds']:.0f} s at full rate, then {hub['seconds']:.0f} s paced at half the rate found.", "",

@@ -1,4 +1,4 @@
-"""Durable ingest: signed webhooks at full rate against gunicorn serving hub.wsgi.
+"""Durable ingest: signed webhooks at full rate against the web tier serving hub.wsgi.
 
 Each accepted webhook is verified, stored (committed) and handed to the queue before its 202; no
 worker runs meanwhile, so this is the web tier alone. Accepted/s counts the events in the database
@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 
 from bench import profile, scenario
-from bench.common import children, free_port, reset_data, rss_mb, start_gunicorn
+from bench.common import children, free_port, reset_data, rss_mb, start_web
 from bench.wrk import presign, replay
 
-GUNICORN = {"workers": 2, "threads": 1}  # sync workers, one per core: the growth section's and e2e's setting
-# Both ways gunicorn is usually run: sync workers (no keep-alive, one request at a time each) and
-# gthread (keep-alive, threads per worker sharing its GIL).
-CONFIGS = [{"workers": 2, "threads": 1}, {"workers": 2, "threads": 4}]
+WEB = {"server": "granian", "workers": 1, "threads": 8}  # manage.py serve's defaults: production, e2e, growth
+# Production's server, with two processes as well, and gunicorn's sync workers (one request at a time
+# each, no keep-alive, so no two webhooks of a process share a commit) for comparison.
+CONFIGS = [WEB, {"server": "granian", "workers": 2, "threads": 4}, {"server": "gunicorn", "workers": 2, "threads": 1}]
 CONNECTIONS = 8
 
 
@@ -26,14 +26,14 @@ def event_count() -> int:
 
 
 def bench_ingest(backends, work: Path, seconds: float = 10, expect_rate: int = 5000, with_profile: bool = True,
-                 gunicorn: dict | None = None, setup=None) -> dict:
+                 web: dict | None = None, setup=None) -> dict:
     """With ``setup`` (a seeded scenario), on the data already there; else on empty tables."""
-    gunicorn = {**GUNICORN, **(gunicorn or {})}
+    web_config = {**WEB, **(web or {})}
     if setup is None:
         reset_data()
         setup = scenario.seed("http://127.0.0.1:9")  # nothing is delivered here: the target is never called
     port = free_port()
-    web = start_gunicorn(backends, port, log=work / "gunicorn-ingest.log", **gunicorn)
+    web = start_web(backends, port, log=work / "web-ingest.log", **web_config)
     url = f"http://127.0.0.1:{port}{setup.path}"
     try:
         warm = work / "ingest-warm.tsv"
@@ -46,7 +46,7 @@ def bench_ingest(backends, work: Path, seconds: float = 10, expect_rate: int = 5
         result = replay(url, requests_file, seconds, connections=CONNECTIONS)
         accepted = event_count() - before
         result.update(accepted=accepted, accepted_per_second=accepted / result["seconds"], presigned=made,
-                      connections=CONNECTIONS, **gunicorn)
+                      connections=CONNECTIONS, **web_config)
         workers = children(web.pid)
         result["rss_mb"] = max((rss_mb(pid) for pid in workers), default=0.0)
         if with_profile and workers:
@@ -61,13 +61,16 @@ def bench_ingest(backends, work: Path, seconds: float = 10, expect_rate: int = 5
 
 
 def bench_ingest_configs(backends, work: Path, seconds: float = 10) -> list[dict]:
-    """Each gunicorn configuration on empty tables; the first one is profiled."""
-    return [bench_ingest(backends, work, seconds=seconds, with_profile=n == 0, gunicorn=config)
+    """Each web configuration on empty tables; the first one is profiled."""
+    return [bench_ingest(backends, work, seconds=seconds, with_profile=n == 0, web=config)
             for n, config in enumerate(CONFIGS)]
 
 
-def _gunicorn(r: dict) -> str:
-    return f"{r['workers']} sync workers" if r["threads"] == 1 else f"{r['workers']} gthread workers x {r['threads']} threads"
+def _web(r: dict) -> str:
+    if r["server"] == "granian":
+        return f"Granian (`manage.py serve`), {r['workers']} process{'es' if r['workers'] > 1 else ''} x {r['threads']} threads"
+    return f"gunicorn, {r['workers']} sync workers" if r["threads"] == 1 else \
+        f"gunicorn, {r['workers']} gthread workers x {r['threads']} threads"
 
 
 def report(runs: list[dict]) -> list[str]:
@@ -77,14 +80,15 @@ def report(runs: list[dict]) -> list[str]:
     best = max(runs, key=lambda r: r["accepted_per_second"])
     persistent = settings.DATABASES["default"].get("CONN_MAX_AGE") or 0
     lines = [
-        "## Durable ingest (gunicorn serving hub.wsgi)", "",
+        "## Durable ingest (the web tier serving hub.wsgi)", "",
         f"wrk ({runs[0]['connections']} connections) replaying pre-signed PrestaShop order webhooks (Standard Webhooks "
         f"HMAC, a webhook-id each, timestamps within 5 minutes) for {runs[0]['seconds']:.0f} s; each accepted webhook is "
-        "verified, committed and its partition signalled before the 202; no RQ worker running. Accepted/s counts the "
-        f"rows stored. Database connections: {'persistent (CONN_MAX_AGE=%s)' % persistent if persistent else 'one per request (CONN_MAX_AGE=0)'}.", "",
-        "| gunicorn | accepted/s (stored) | p50 | p90 | p99 | max | non-2xx | web worker RSS |",
+        "verified, committed and its partition signalled before the 202 (concurrent webhooks of a process share "
+        "one INSERT and COMMIT, connectors/ingest.py); no RQ worker running. Accepted/s counts the rows stored. "
+        f"Database connections: {'persistent (CONN_MAX_AGE=%s)' % persistent if persistent else 'one per request (CONN_MAX_AGE=0)'}.", "",
+        "| server | accepted/s (stored) | p50 | p90 | p99 | max | non-2xx | web worker RSS |",
         "|---|---|---|---|---|---|---|---|",
-        *[f"| {_gunicorn(r)} | **{r['accepted_per_second']:,.0f}** | {r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | "
+        *[f"| {_web(r)} | **{r['accepted_per_second']:,.0f}** | {r['p50_ms']:.1f} ms | {r['p90_ms']:.1f} ms | "
           f"**{r['p99_ms']:.1f} ms** | {r['max_ms']:.0f} ms | {r['non2xx']} | {r['rss_mb']:.0f} MB |" for r in runs], "",
         f"Targets: >= 2,500 accepted/s ({verdict(best['accepted_per_second'] >= 2500)}), p99 <= 25 ms "
         f"({verdict(min(r['p99_ms'] for r in runs) <= 25)}), web RSS <= 120 MB "
@@ -92,7 +96,7 @@ def report(runs: list[dict]) -> list[str]:
     ]
     profiled = runs[0].get("profile")
     if profiled:
-        lines += [f"Where a web worker's time goes ({_gunicorn(runs[0])}; py-spy, 5 s at full rate; each sample given to "
-                  "its innermost named part):", "", *profile.report(profiled), ""]
+        lines += [f"Where a web process's Python time goes ({_web(runs[0])}; py-spy, 5 s at full rate, the thread holding "
+                  "the GIL; each sample given to its innermost named part):", "", *profile.report(profiled), ""]
     return lines
 

@@ -22,12 +22,14 @@ PARTS = [
     ("secret decryption (Fernet)", r"\((cryptography|fernet_fields)/"),
     ("JSON parsing", r"\(json/"),
     ("connector parse_push", r"parse_push"),
-    ("the webhook view (own code)", r"\(connectors/webhooks\.py"),
+    ("the webhook view (own code)", r"\(connectors/webhooks\.py|\(hub/wsgi\.py"),
+    ("the group committer (building the INSERT, waking requests)", r"\(connectors/ingest\.py"),
     ("DRF (request, response, renderers)", r"\(rest_framework/"),
     ("middleware (sessions, auth, CSRF, messages, history)",
      r"\((django/contrib/(sessions|auth|messages)|django/middleware|simple_history)/"),
     ("Django request handling (handlers, URL resolving, response)", r"\(django/"),
     ("gunicorn (accept, parse HTTP, write, close)", r"\(gunicorn/"),
+    ("Granian (the Python side of its calls)", r"\(granian/"),
     ("hub pipeline", r"\(hub/"),
     ("mapping engine", r"\(mappings/"),
     ("outbound HTTP (requests, urllib3)", r"\((requests|urllib3|http/client)"),
@@ -37,9 +39,11 @@ IDLE = r"^(select|poll|wait|sleep|accept|_recv|recv|readinto|read) \(|\((selecto
 
 
 def start(pid: int, out: Path, seconds: float = 5) -> subprocess.Popen:
-    """Sample ``pid`` for ``seconds`` in the background (100 samples/s, native frames off)."""
+    """Sample ``pid`` for ``seconds`` in the background (100 samples/s, native frames off), only the thread
+    holding the GIL: in a threaded server that is where Python's CPU time goes, not its waiting threads."""
     return subprocess.Popen([PYSPY, "record", "-p", str(pid), "-d", str(seconds), "-r", "100", "-f", "raw",
-                             "-o", str(out), "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "-o", str(out), "--nonblocking", "--gil"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
 
 
 def summary(sampler: subprocess.Popen, out: Path) -> dict:

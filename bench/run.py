@@ -5,7 +5,7 @@ partial one prints its figures and writes them to the run's folder):
 
 - mapping     the mapping engine, one core (bench/mapping.py)
 - simulators  requests/s the sandbox serves, threaded Werkzeug and Granian (bench/simulators.py)
-- ingest      signed webhooks at full rate against gunicorn: accepted/s, p50/p99, RSS, profile (bench/ingest.py)
+- ingest      signed webhooks at full rate against manage.py serve (Granian) and gunicorn: accepted/s, p50/p99, RSS, profile (bench/ingest.py)
 - e2e         records/s delivered and webhook -> delivered latency at half load, Node-RED side by side (bench/e2e.py)
 - workers     records/s per worker process, 1 -> 2 -> 4 workers, worker RSS (bench/workers.py)
 - growth      ingest and workers with 10k and 100k events already stored; admin lists with 1M records (bench/growth.py)

@@ -66,9 +66,21 @@ def _schedule_wake(event_id: int, delay: float) -> None:
         log.warning("could not schedule the retry of event %s: %s; the sweeper will", event_id, exc)
 
 
-def signal_partition(connection_id: int, partition: int) -> bool:
-    """Ingest's one Redis call: make sure the partition has a drain job (see hub.drain)."""
-    return drain.signal(connection_id, partition)
+def signal_partitions(partitions) -> int:
+    """Ingest's one Redis call per commit (see hub.drain): signal several partitions in one round trip (and one enqueue for each that had no drain
+    job); how many were signalled, 0 when Redis is unreachable (the sweeper signals them later)."""
+    pairs = sorted(partitions)
+    try:
+        pipe = _queue().connection.pipeline(transaction=False)
+        for connection_id, partition in pairs:
+            pipe.set(drain.key(connection_id, partition), 1, nx=True, ex=drain.key_ttl())
+        for (connection_id, partition), unsignalled in zip(pairs, pipe.execute()):
+            if unsignalled:
+                _queue().enqueue(drain_partition, connection_id, partition)
+        return len(pairs)
+    except redis.RedisError as exc:
+        log.warning("could not signal %s partition(s): %s; the sweeper will", len(pairs), exc)
+        return 0
 
 
 def signal_events(event_ids) -> int:

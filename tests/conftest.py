@@ -31,6 +31,16 @@ def clean_redis():
     yield
 
 
+@pytest.fixture(autouse=True)
+def stop_ingest_committer():
+    """A test that stored webhooks outside a transaction started the process's committer thread: stop
+    it, so that its database connection is closed before the test database is dropped."""
+    yield
+    from connectors import ingest
+
+    ingest.shutdown()
+
+
 @pytest.fixture
 def fast_retries(settings):
     """Four attempts, the first retry after 0.25-0.5 s (flows without their own policy)."""

@@ -1,7 +1,7 @@
 """Proof under faults (issue 5): nothing lost, nothing twice, every history complete, whatever fails.
 
 2,000 signed store order webhooks, and 200 of them sent again with the same webhook-id, are posted
-over HTTP to gunicorn serving the hub while:
+over HTTP to the hub's web tier (``manage.py serve``) while:
 
 - two RQ worker processes drain them, and one at a time is killed with SIGKILL (with the batch it was
   working on) at random moments and restarted after a moment, as a supervisor would;
@@ -94,7 +94,8 @@ class RedisServer:
 
 
 class Hub:
-    """gunicorn, two RQ workers and the cron as processes, restarted when one dies (like systemd)."""
+    """The web tier (``manage.py serve``), two RQ workers and the cron as processes, restarted when one dies
+    (like systemd)."""
 
     def __init__(self, folder: Path, redis_url: str):
         self.folder = folder
@@ -102,8 +103,7 @@ class Hub:
                     "DJANGO_SETTINGS_MODULE": "hub.settings", "DATABASE_URL": database_url(), "REDIS_URL": redis_url,
                     "HUB_DATA_DIR": str(folder), "PYTHONPATH": str(ROOT)}
         self.port = free_port()
-        self.web = self._start("web", [sys.executable, "-m", "gunicorn", "hub.wsgi", "--bind", f"127.0.0.1:{self.port}",
-                                       "--workers", "2", "--log-level", "warning"])
+        self.web = self._start("web", [sys.executable, "manage.py", "serve", "--port", str(self.port)])
         self.worker_args = [sys.executable, "manage.py", "rqworker", "default", "--worker-class",
                             "rq.worker.SimpleWorker", "--with-scheduler"]
         self.workers = [self._start(f"worker{n}", self.worker_args) for n in range(2)]
