@@ -14,30 +14,47 @@ from datetime import timedelta
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from hub.bulkwrite import any_of
 from monitoring.models import InboundEvent
 
 TABLE = InboundEvent._meta.db_table
 
 
+def _claim_sql(returning: str) -> str:
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    return (f"UPDATE {TABLE} SET claimed_until = %s WHERE id IN ("
+            f"SELECT id FROM {TABLE} WHERE connection_id = %s AND partition = %s AND status = %s"
+            f" AND (claimed_until IS NULL OR claimed_until < %s) ORDER BY id LIMIT %s{lock}) RETURNING {returning}")
+
+
+def _claim_params(connection_id: int, partition: int, limit: int, lease_seconds: float) -> list:
+    now = timezone.now()
+    return [now + timedelta(seconds=lease_seconds), connection_id, partition, InboundEvent.Status.RECEIVED, now, limit]
+
+
 def claim(connection_id: int, partition: int, limit: int, lease_seconds: float) -> list[int]:
     """Claim up to ``limit`` unclaimed (or lease-expired) received events of the partition, oldest
     first; returns their ids in order."""
-    now = timezone.now()
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = (f"UPDATE {TABLE} SET claimed_until = %s WHERE id IN ("
-           f"SELECT id FROM {TABLE} WHERE connection_id = %s AND partition = %s AND status = %s"
-           f" AND (claimed_until IS NULL OR claimed_until < %s) ORDER BY id LIMIT %s{lock}) RETURNING id")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [now + timedelta(seconds=lease_seconds), connection_id, partition,
-                             InboundEvent.Status.RECEIVED, now, limit])
+        cursor.execute(_claim_sql("id"), _claim_params(connection_id, partition, limit, lease_seconds))
         return sorted(row[0] for row in cursor.fetchall())
+
+
+def claim_events(connection_id: int, partition: int, limit: int, lease_seconds: float) -> list[InboundEvent]:
+    """``claim``, with the claimed events themselves, in order: the same statement returns their rows,
+    so the drainer does not read them again."""
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in InboundEvent._meta.concrete_fields)
+    with transaction.atomic():
+        events = list(InboundEvent.objects.raw(_claim_sql(columns),
+                                               _claim_params(connection_id, partition, limit, lease_seconds)))
+    return sorted(events, key=lambda event: event.pk)
 
 
 def renew(ids: list[int], lease_seconds: float) -> int:
     """Extend the lease of events still being worked on."""
     if not ids:
         return 0
-    return InboundEvent.objects.filter(pk__in=ids, status=InboundEvent.Status.RECEIVED).update(
+    return InboundEvent.objects.filter(any_of("pk", ids), status=InboundEvent.Status.RECEIVED).update(
         claimed_until=timezone.now() + timedelta(seconds=lease_seconds))
 
 

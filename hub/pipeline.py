@@ -30,6 +30,7 @@ from connectors import circuit
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from hub import bulkwrite, conflicts, replay
+from hub.bulkwrite import any_of
 from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError
 from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, error_group_of
@@ -144,11 +145,11 @@ class Links:
         for connection_id, ids in source_ids.items():
             if not ids:
                 continue
-            for row in Link.objects.filter(source_connection_id=connection_id, source_id__in=ids).values_list(
+            for row in Link.objects.filter(any_of("source_id", ids), source_connection_id=connection_id).values_list(
                     "source_connection_id", "entity", "source_id", "target_connection_id", "target_entity", "target_id"):
                 self.forward[row[:5]] = row[5]
             for src, source_id, tgt, target_id in Link.objects.filter(
-                    target_connection_id=connection_id, target_id__in=ids).values_list(
+                    any_of("target_id", ids), target_connection_id=connection_id).values_list(
                     "source_connection_id", "source_id", "target_connection_id", "target_id"):
                 self.backward.setdefault((src, tgt, target_id), source_id)
 
@@ -188,13 +189,21 @@ class Circuits:
         self.failures: dict[int, int] = defaultdict(int)
         self.successes: set[int] = set()
 
-    def wait(self, target_id: int) -> float:
-        """Seconds a record for this target must wait (0: go ahead); called while preparing."""
+    def wait(self, target: Connection) -> float:
+        """Seconds a record for this target must wait (0: go ahead); called while preparing.
+
+        ``target`` is the flow's target as the batch read it with its flows: closed and enabled
+        there, the records go ahead without another look (as ``circuit.wait_seconds`` would have
+        said); else the shared state is read again, and a half-open probe may be won."""
+        target_id = target.pk
         if target_id not in self.waits:
-            state = Connection.objects.filter(pk=target_id).values_list("circuit", flat=True).first()
-            self.waits[target_id] = circuit.wait_seconds(target_id)
-            if not self.waits[target_id] and state not in (None, Connection.Circuit.CLOSED):
-                self.probe[target_id] = False
+            if target.circuit == Connection.Circuit.CLOSED and target.enabled:
+                self.waits[target_id] = 0.0
+            else:
+                state = Connection.objects.filter(pk=target_id).values_list("circuit", flat=True).first()
+                self.waits[target_id] = circuit.wait_seconds(target_id)
+                if not self.waits[target_id] and state not in (None, Connection.Circuit.CLOSED):
+                    self.probe[target_id] = False
         if target_id in self.probe:
             if self.probe[target_id]:
                 return float(settings.HUB_CIRCUIT_COOLDOWN)  # the probe's answer decides for the rest
@@ -222,7 +231,7 @@ def applied_versions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
     flows = {flow_id for flow_id, _ in keys}
     ids = {source_id for _, source_id in keys}
     newest: dict[tuple[int, str], str] = {}
-    for flow_id, source_id, version in (SyncRecord.objects.filter(flow_id__in=flows, source_id__in=ids,
+    for flow_id, source_id, version in (SyncRecord.objects.filter(any_of("source_id", ids), flow_id__in=flows,
                                                                   status=SyncRecord.Status.SYNCED)
                                         .exclude(source_version="").values_list("flow_id", "source_id", "source_version")):
         key = (flow_id, source_id)
@@ -265,6 +274,7 @@ class Batch:
         self.new_links: list[Link] = []
         self.writes: dict[tuple, HubWrite] = {}
         self.connection_errors: dict[int, str] = {}
+        self.settle: dict[int, tuple] = {}  # event id -> (status, error, claimed_until), written by save()
         self._bulk: dict[tuple, bool] = {}
 
     def bulk(self, flow: Flow) -> bool:
@@ -292,7 +302,7 @@ def _begin(work: Work, batch: Batch) -> None:
 def _prepare(work: Work, batch: Batch) -> None:
     """Everything before the target call, in the batch's thread: no network, no writes."""
     record, event, flow, attempt = work.record, work.event, work.flow, work.attempt
-    wait = batch.circuits.wait(flow.target_id)
+    wait = batch.circuits.wait(flow.target)
     if wait:
         work.held, work.done = wait, True
         return
@@ -497,7 +507,9 @@ def run(works: list[Work], batch: Batch) -> None:
 
 
 def save(works: list[Work], batch: Batch) -> None:
-    """Write a batch's attempts, records, links and hub writes, in one transaction."""
+    """Write a batch's attempts, records, links and hub writes, and the states of its events
+    (``batch.settle``), in one transaction: one commit, and an event is never settled without its
+    records."""
     now = timezone.now()
     with transaction.atomic():
         records = [w.record for w in works]
@@ -507,21 +519,23 @@ def save(works: list[Work], batch: Batch) -> None:
         # makes a second drainer of the same events (after a lost lease) fail here, not deliver twice.
         new = [r for r in records if r.pk is None]
         stored = [r for r in records if r.pk is not None]
-        SyncRecord.objects.bulk_create(new)
+        bulkwrite.insert_rows(SyncRecord, new)
         bulkwrite.update_rows(SyncRecord, stored,
                               ["status", "error", "error_group", "attempt_count", "mapping_version", "mapped",
                                "target_id", "synced_at", "next_attempt_at", "source_version", "updated_at"])
-        SyncAttempt.objects.bulk_create([w.attempt for w in works if w.attempt is not None])
+        bulkwrite.insert_rows(SyncAttempt, [w.attempt for w in works if w.attempt is not None])
         if batch.new_links:
             # ignore_conflicts: a concurrent run of the same record linked it; the target's reference
             # check kept the target record single.
-            Link.objects.bulk_create(batch.new_links, ignore_conflicts=True)
+            bulkwrite.insert_rows(Link, batch.new_links, ignore_conflicts=True)
         if batch.writes:
-            HubWrite.objects.bulk_create(list(batch.writes.values()), update_conflicts=True,
-                                         unique_fields=["connection", "entity", "record_id"],
-                                         update_fields=["fields", "written_at"])
+            bulkwrite.insert_rows(HubWrite, list(batch.writes.values()), update_conflicts=True,
+                                  unique_fields=["connection", "entity", "record_id"],
+                                  update_fields=["fields", "written_at"])
         for connection_id, message in batch.connection_errors.items():
             Connection.objects.filter(pk=connection_id).update(last_error=message, last_error_at=now)
+        if batch.settle:
+            _settle(batch.settle)
     batch.circuits.record()
 
 
@@ -548,7 +562,7 @@ def _echoes(events: list[InboundEvent]) -> dict[int, str]:
         by_connection[event.connection_id].add(event.source_id)
     writes = {}
     for connection_id, ids in by_connection.items():
-        for write in HubWrite.objects.filter(connection_id=connection_id, record_id__in=ids):
+        for write in HubWrite.objects.filter(any_of("record_id", ids), connection_id=connection_id):
             writes[(write.connection_id, write.entity, write.record_id)] = write
     echoes = {}
     for event in events:
@@ -595,7 +609,7 @@ def _records(pairs: list[tuple[InboundEvent, Flow]]) -> dict[tuple[int, int], Sy
     """The ledger row of each (event, flow): the stored one (a retry, a batch taken over after a lost
     lease), else a new one, inserted with its outcome when the batch is saved."""
     event_ids = {event.pk for event, _ in pairs}
-    existing = {(r.event_id, r.flow_id): r for r in SyncRecord.objects.filter(event_id__in=event_ids)}
+    existing = {(r.event_id, r.flow_id): r for r in SyncRecord.objects.filter(any_of("event_id", event_ids))}
     for event, flow in pairs:
         if (event.pk, flow.pk) not in existing:
             existing[(event.pk, flow.pk)] = SyncRecord(event=event, flow=flow, source_id=event.source_id)
@@ -623,22 +637,34 @@ def _settle(updates: dict[int, tuple]) -> None:
         groups[state].append(event_id)
     now = timezone.now()
     for (status, error, claimed_until), ids in groups.items():
-        InboundEvent.objects.filter(pk__in=ids).update(
+        InboundEvent.objects.filter(any_of("pk", ids)).update(
             status=status, error=error, claimed_until=claimed_until,
             processed_at=None if status == InboundEvent.Status.RECEIVED else now)
 
 
-def process_events(event_ids: list[int]) -> int:
+def process_events(event_ids: list[int], claimed: list[InboundEvent] | None = None) -> int:
     """Run a claimed batch of events through their flows; returns how many records will be retried
-    (their events come back to the partition's drainer when the retry is due)."""
-    events = list(InboundEvent.objects.filter(pk__in=event_ids, status=InboundEvent.Status.RECEIVED).order_by("pk"))
+    (their events come back to the partition's drainer when the retry is due). ``claimed``: the events
+    as the claim returned them (``claims.claim_events``), so they are not read again."""
+    if claimed is not None:
+        events = sorted((e for e in claimed if e.status == InboundEvent.Status.RECEIVED), key=lambda e: e.pk)
+    else:
+        events = list(InboundEvent.objects.filter(any_of("pk", event_ids), status=InboundEvent.Status.RECEIVED)
+                      .order_by("pk"))
     if not events:
         return 0
-    # One Connection object per source, so its secrets are decrypted and its connector built once.
-    connections = {c.pk: c for c in Connection.objects.filter(pk__in={e.connection_id for e in events})}
+    # One Connection object per source, so its secrets are decrypted and its connector built once: the
+    # one read with the source's flows, else (no enabled flow) read for the events' "ignored" note.
+    sources = {e.connection_id for e in events}
+    flows = _flows_by_topic(sources)
+    connections = {}
+    for topic_flows in flows.values():
+        for flow in topic_flows:
+            flow.source = connections.setdefault(flow.source_id, flow.source)
+    if sources - set(connections):
+        connections.update((c.pk, c) for c in Connection.objects.filter(pk__in=sources - set(connections)))
     for event in events:
         event.connection = connections[event.connection_id]
-    flows = _flows_by_topic(set(connections))
     updates: dict[int, tuple[str, str]] = {}
     routed = []
     for event in events:
@@ -670,13 +696,13 @@ def process_events(event_ids: list[int]) -> int:
     batch = Batch(links, applied_versions({(w.flow.pk, w.record.source_id) for w in works}),
                   replay.pinned_versions(tried) if tried else {})
     run(works, batch)
-    save(works, batch)
     by_event = defaultdict(list)
     for event, flow in pairs:
         by_event[event.pk].append(records[(event.pk, flow.pk)])
     for event_id, event_records in by_event.items():
         updates[event_id] = _event_state(event_records)
-    _settle(updates)
+    batch.settle = updates
+    save(works, batch)
     return sum(1 for w in works if w.record.status == SyncRecord.Status.RETRYING)
 
 

@@ -641,11 +641,13 @@ def compile_snapshot(snapshot: dict, label: str = "draft", *, schema=None, value
 _compiled: dict[tuple, object] = {}
 
 
-def _compiled_version(version: MappingVersion):
+def _compiled_version(version: MappingVersion, mapping: Mapping):
     # Versions are immutable; created_at too because ids can come back (a restored database, tests rolled back).
     key = (version.pk, version.created_at)
     fn = _compiled.get(key)
     if fn is None:
+        if version.mapping_id == mapping.pk:
+            version.mapping = mapping  # its label names the mapping, which the caller has: no query for it
         fn = _compiled[key] = compile_snapshot(version.snapshot, str(version))
     return fn
 
@@ -654,7 +656,7 @@ def compiled(mapping: Mapping):
     """The function of the mapping's published version (what flows run)."""
     if not mapping.published_id:
         raise MappingError(f"mapping '{mapping}' has no published version yet; publish it in the admin")
-    return _compiled_version(mapping.published)
+    return _compiled_version(mapping.published, mapping)
 
 
 def compiled_version(mapping: Mapping, number: int):
@@ -662,4 +664,4 @@ def compiled_version(mapping: Mapping, number: int):
     version = MappingVersion.objects.filter(mapping=mapping, number=number).first()
     if version is None:
         raise MappingError(f"mapping '{mapping}' has no version {number}")
-    return _compiled_version(version)
+    return _compiled_version(version, mapping)
