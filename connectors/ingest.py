@@ -70,11 +70,12 @@ def _cursor():
     """On PostgreSQL a cursor that sends the values as parameters: Django's own cursor binds them into
     the SQL text on the client, which for the raw bodies was a tenth of ingest's CPU time."""
     connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        import psycopg
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
 
-        return psycopg.Cursor(connection.connection)
-    return connection.cursor()
+    raw = psycopg.Cursor(connection.connection)  # wrapped as Django wraps its own: errors, query log
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def insert(events: list[InboundEvent]) -> list[Stored]:
@@ -82,7 +83,7 @@ def insert(events: list[InboundEvent]) -> list[Stored]:
     order (the first of two rows with one id in a batch is the new one). Runs in the caller's
     transaction, or alone in autocommit."""
     params = [value for event in events for value in _values(event)]
-    with connection.wrap_database_errors, _cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(_insert_sql(len(events)), params)
         new = {(conn, key): pk for pk, conn, key in cursor.fetchall()}
     repeated = defaultdict(list)  # rare: one query per connection for the batch's repeats

@@ -1,6 +1,7 @@
 """Redaction of secrets before anything is stored or logged (sync attempts, event headers)."""
 
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -21,14 +22,24 @@ _SECRET_PATTERN = re.compile(r"(secret|password|token)", re.IGNORECASE)
 def is_secret_key(key: str) -> bool:
     """A credential, or a personal field the installation asked to keep out of the logs
     (settings HUB_PERSONAL_FIELDS, e.g. MAIL,PHNO,email,phone)."""
+    return _is_secret(key, _personal_fields())
+
+
+@lru_cache(maxsize=4096)  # every key of every logged call goes through here: a tenth of a worker's time
+def _is_secret(key: str, personal: frozenset) -> bool:
     k = key.lower()
-    return k in SECRET_KEYS or bool(_SECRET_PATTERN.search(k)) or k in _personal_fields()
+    return k in SECRET_KEYS or bool(_SECRET_PATTERN.search(k)) or k in personal
 
 
 def _personal_fields() -> frozenset:
     from django.conf import settings
 
-    return frozenset(f.lower() for f in getattr(settings, "HUB_PERSONAL_FIELDS", ()))
+    return _lowered(tuple(getattr(settings, "HUB_PERSONAL_FIELDS", ())))
+
+
+@lru_cache(maxsize=16)
+def _lowered(fields: tuple) -> frozenset:
+    return frozenset(f.lower() for f in fields)
 
 
 def redact(value, also=frozenset()):

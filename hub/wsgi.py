@@ -7,6 +7,7 @@ work is the same function the DRF view calls (``connectors.webhooks.accept``). E
 webhook URL in any other method, goes to Django.
 """
 
+import gc
 import json
 import logging
 import os
@@ -22,6 +23,11 @@ from django.conf import settings  # noqa: E402  (after the apps are loaded)
 from django.db import close_old_connections  # noqa: E402
 
 from connectors import webhooks  # noqa: E402
+
+# What start-up made (Django, the apps, the URL conf) lives as long as the process: keep it out of the
+# cyclic collector's full passes, which otherwise walk it again and again under load (as in hub.drain).
+gc.collect()
+gc.freeze()
 
 log = logging.getLogger("hub.webhooks")
 WEBHOOK_PATH = re.compile(r"/webhooks/([-a-zA-Z0-9_]+)/")  # the URL conf's webhooks/<slug:slug>/

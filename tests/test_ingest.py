@@ -9,7 +9,8 @@ import threading
 
 import django_rq
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from werkzeug.test import Client
 
 from connectors import ingest
@@ -111,13 +112,15 @@ class RecordingCommitter(ingest.Committer):
     """Batches are held until released, so that requests pile up behind the first one."""
 
     def __init__(self, signal):
-        self.sizes, self.release = [], threading.Event()
+        self.sizes, self.statements, self.release = [], [], threading.Event()
         super().__init__(signal)
 
     def _write(self, batch):
         self.release.wait(10)
         self.sizes.append(len(batch))
-        super()._write(batch)
+        with CaptureQueriesContext(connection) as queries:  # this thread's own connection
+            super()._write(batch)
+        self.statements.append([q["sql"].split()[0].upper() for q in queries.captured_queries])
 
 
 def test_rows_waiting_during_a_commit_go_in_the_next_one_and_each_partition_is_signalled_once(store):
@@ -141,7 +144,7 @@ def test_rows_waiting_during_a_commit_go_in_the_next_one_and_each_partition_is_s
     for thread in [first, *rest]:
         thread.join()
     committer.stop()
-    assert committer.sizes == [1, 10]
+    assert committer.sizes == [1, 10] and committer.statements == [["INSERT"], ["INSERT"]]  # one per batch
     assert all(r is not None and not r.duplicate for r in results)
     assert InboundEvent.objects.count() == 11
     partitions = set(InboundEvent.objects.values_list("connection_id", "partition"))
