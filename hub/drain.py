@@ -9,6 +9,9 @@ drain job for this partition is queued or running"; it expires by itself (a kill
 gone after a lease, ``HUB_DRAIN_LEASE``) and the drainer refreshes it while it works. Correctness never rests on the
 key: claims (hub.claims) are atomic. A second lock, held while a job drains, keeps a partition to one
 drainer at a time, so that two events about one record in two batches are never applied at once.
+
+Partitions take turns: a job drains its partition for ``HUB_DRAIN_SLICE`` seconds (at least one
+batch) and then, if events remain, hands over to a new job at the back of the queue.
 """
 
 import gc
@@ -22,10 +25,11 @@ from hub import claims
 
 log = logging.getLogger(__name__)
 
-MAX_SECONDS_PER_JOB = 30  # then the job hands over to a fresh one, so other queued work gets a turn
 # A job that finds the partition being drained waits this long: the other drainer may be on its way out
-# (it looks for new events once more before it leaves, but after that it would not see ours).
-WAIT_FOR_DRAINER_SECONDS = 2
+# (it looks for new events once more before it leaves, but after that it would not see ours). If it is
+# still held then, the job comes back in RETRY_HELD_SECONDS instead of holding its worker.
+WAIT_FOR_DRAINER_SECONDS = 0.25
+RETRY_HELD_SECONDS = 1
 
 
 def key_ttl() -> int:
@@ -101,27 +105,47 @@ def _freeze_heap_once() -> None:
 
 
 def drain(connection_id: int, partition: int) -> int:
-    """Claim and process batches of the partition until it is empty or this job's time is up;
+    """Claim and process batches of the partition until it is empty or this job's slice is up;
     returns how many events were processed."""
     _freeze_heap_once()
     lock = _running_lock(connection_id, partition)
     if lock is None:
+        _come_back(connection_id, partition)
         return 0
     try:
-        return _drain(connection_id, partition, lock)
+        done, more = _drain(connection_id, partition, lock)
     finally:
         if lock:
             try:
                 lock.release()
             except (redis.RedisError, redis.exceptions.LockError):
                 pass  # expired or Redis gone: it ends by itself
+    if more:  # after the lock is released, so that the next job does not start by waiting for it
+        _hand_over(connection_id, partition)
+    return done
 
 
-def _drain(connection_id: int, partition: int, lock) -> int:
-    from hub import jobs, pipeline
+def _hand_over(connection_id: int, partition: int) -> None:
+    """The slice is up and events may remain: a fresh job at the back of the queue (the partition's key
+    is still set, so ingest queues none meanwhile)."""
+    from hub import jobs
+
+    try:
+        jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
+    except redis.RedisError as exc:
+        log.warning("could not hand partition %s/%s over: %s; the sweeper will", connection_id, partition, exc)
+        _release_key(connection_id, partition)
+
+
+def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
+    """(events processed, whether the slice ran out before the partition did)."""
+    from hub import pipeline
 
     size, lease = settings.HUB_BATCH_SIZE, settings.HUB_DRAIN_LEASE
-    deadline = time.monotonic() + MAX_SECONDS_PER_JOB
+    # Time slices: with more busy partitions than workers, a drainer that kept its partition while
+    # events kept coming would starve the partitions queued behind it (seconds of latency at a steady
+    # 200 webhooks/s). After its slice a job hands over to a fresh one at the back of the queue.
+    deadline = time.monotonic() + settings.HUB_DRAIN_SLICE
     done = 0
 
     def keep():
@@ -141,19 +165,28 @@ def _drain(connection_id: int, partition: int, lock) -> int:
             events = claims.claim_events(connection_id, partition, size, lease)
             if not events:
                 wake_when_due(connection_id, partition)
-                return done
+                return done, False
         ids = [event.pk for event in events]
         keep()
         with claims.LeaseKeeper(ids, lease, on_renew=keep):
             pipeline.process_events(ids, claimed=events)
         done += len(ids)
         if time.monotonic() > deadline:
-            try:
-                jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
-            except redis.RedisError as exc:
-                log.warning("could not hand partition %s/%s over: %s; the sweeper will", connection_id, partition, exc)
-                _release_key(connection_id, partition)
-            return done
+            return done, True
+
+
+def _come_back(connection_id: int, partition: int) -> None:
+    """The partition is held by another drainer: it drains our events, unless it is on its way out;
+    look again shortly (a scheduled job, not a worker kept waiting)."""
+    from datetime import timedelta
+
+    from hub import jobs
+
+    try:
+        # drain_partition itself, not a signal: the key that sent us here may still be set
+        jobs._queue().enqueue_in(timedelta(seconds=RETRY_HELD_SECONDS), jobs.drain_partition, connection_id, partition)
+    except redis.RedisError as exc:
+        log.warning("could not look at partition %s/%s again: %s; the sweeper will", connection_id, partition, exc)
 
 
 def wake_when_due(connection_id: int, partition: int) -> None:

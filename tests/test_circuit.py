@@ -30,9 +30,9 @@ def test_circuit_opens_holds_then_probes_and_closes(client, simulators, settings
     Flow.objects.filter(name=demo.PAYMENT_FLOW).update(enabled=False)
     m3 = setup["m3"]
     requests.post(f"{simulators.url}/ionapi/_control/faults", json={"down": True}, timeout=5)
-    for order_id in (1, 2, 3):
+    for order_id in (1, 2, 3):  # one after the other, whatever partitions and batches they would share
         signed_post(client, demo.XCART_SLUG, order_payload(order_id), setup["webhook_secret"])
-    burst()
+        burst()
     m3.refresh_from_db()
     assert (m3.circuit, m3.circuit_failures) == ("open", 2)
     records = {r.source_id: r for r in SyncRecord.objects.all()}

@@ -194,10 +194,10 @@ def test_events_stored_while_redis_was_down_are_drained_by_the_sweeper(client, r
     assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 6
 
 
-def test_a_drain_job_hands_over_when_its_time_is_up(client, rest_flow, settings, monkeypatch):
+def test_a_drain_job_hands_over_when_its_slice_is_up(client, rest_flow, settings):
     settings.HUB_PARTITIONS = 1
     settings.HUB_BATCH_SIZE = 2
-    monkeypatch.setattr(drain, "MAX_SECONDS_PER_JOB", -1)  # every batch is the job's last
+    settings.HUB_DRAIN_SLICE = -1  # every batch is the job's last
     post_orders(client, rest_flow, range(5))
     queue = django_rq.get_queue("default")
     [job] = queue.jobs
@@ -314,8 +314,10 @@ def test_one_drainer_per_partition_at_a_time(client, rest_flow, settings, monkey
     source = rest_flow["source"]
     other = django_rq.get_connection("default").lock(f"hub:draining:{source.pk}:0", timeout=30)
     assert other.acquire(blocking=False)  # another worker is draining this partition
-    assert drain.drain(source.pk, 0) == 0  # so this job leaves the events to it
+    assert drain.drain(source.pk, 0) == 0  # so this job leaves the events to it, without holding its worker,
     assert not SyncRecord.objects.exists()
+    [again] = django_rq.get_queue("default").scheduled_job_registry.get_job_ids()  # and looks again shortly
+    assert django_rq.get_queue("default").fetch_job(again).func_name == "hub.jobs.drain_partition"
     other.release()
     assert drain.drain(source.pk, 0) == 3
 
@@ -325,6 +327,7 @@ def test_a_failed_bulk_call_counts_once_for_the_circuit_and_its_records_retry_as
     import requests
 
     settings.HUB_PARTITIONS = 1
+    settings.HUB_DRAIN_SLICE = 60  # the first job makes the whole first pass, however slow the machine
     post_orders(client, rest_flow, range(30))
     sim = rest_flow["sim"]
     requests.post(f"{rest_flow['flow'].target.base_url}/_control/faults", json={"fail_next": 1}, timeout=5)  # the token call

@@ -79,6 +79,7 @@ def test_one_batch_costs_a_fixed_number_of_queries_whatever_its_size(rest_flow, 
 
 def test_each_further_batch_adds_the_same_few_queries(rest_flow, settings):
     settings.HUB_PARTITIONS, settings.HUB_BATCH_SIZE = 1, 25
+    settings.HUB_DRAIN_SLICE = 60  # all four batches in one job
     warm_up(rest_flow)
     store(rest_flow, 25, 0)
     one = drained_with_queries(rest_flow)
