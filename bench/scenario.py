@@ -79,3 +79,20 @@ def our_orders(documents) -> list[str]:
     """OrderNumber of every 'Order Record' the benchmark made, from the Domino simulator's documents."""
     return [d.items.get("OrderNumber") for d in documents
             if d.form == ORDER_FORM and str(d.items.get("OrderNumber", "")).startswith(REFERENCE_PREFIX)]
+
+
+def store_orders(setup, count: int, start: int, prefix: str = "backlog") -> list:
+    """Store ``count`` order webhooks as the webhook view would (same fields, partition from the record
+    id), without HTTP: a backlog for the workers benchmark and the drain tests."""
+    import json
+
+    from monitoring.models import InboundEvent, partition_of
+
+    events = []
+    for n in range(start, start + count):
+        payload = order_payload(n)
+        source_id = str(payload["data"]["id"])
+        events.append(InboundEvent(connection_id=setup.source_id, idempotency_key=f"{prefix}-{n}", topic="order.created",
+                                   source_id=source_id, partition=partition_of(source_id),
+                                   headers={"content-type": "application/json"}, body=json.dumps(payload)))
+    return InboundEvent.objects.bulk_create(events, batch_size=1000)

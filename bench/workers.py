@@ -15,30 +15,13 @@ BACKLOG = 6000
 SCALE = (1, 2, 4)
 
 
-def store_backlog(setup, count: int, start: int) -> list[int]:
-    """Store ``count`` webhooks as the webhook view would (same fields, partition from the record id)."""
-    import json
-
-    from monitoring.models import InboundEvent, partition_of
-
-    events = []
-    for n in range(start, start + count):
-        payload = scenario.order_payload(n)
-        source_id = str(payload["data"]["id"])
-        events.append(InboundEvent(connection_id=setup.source_id, idempotency_key=f"backlog-{n}", topic="order.created",
-                                   source_id=source_id, partition=partition_of(source_id),
-                                   headers={"content-type": "application/json"}, body=json.dumps(payload)))
-    made = InboundEvent.objects.bulk_create(events, batch_size=1000)
-    return [event.pk for event in made]
-
-
 def drain_with(backends, work: Path, setup, workers: int, count: int, start: int) -> dict:
     from django.db.models import Max, Min
 
     from hub import jobs
     from monitoring.models import SyncAttempt, SyncRecord
 
-    store_backlog(setup, count, start)
+    scenario.store_orders(setup, count, start)
     first_id = SyncRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
     procs = [start_worker(backends, log=work / f"worker-scale-{n}.log", scheduler=n == 0, burst=False)
              for n in range(workers)]

@@ -1,7 +1,6 @@
 """What one batch costs the database: a fixed number of statements whatever its size (no per-record
 query), and the bulk writes that make that possible store exactly what the ORM would."""
 
-import json
 
 import pytest
 from django.db import connection
@@ -12,7 +11,7 @@ from bench import scenario
 from connectors.simulators import SimulatorServer
 from hub import bulkwrite, claims, drain
 from hub.models import HubWrite, Link
-from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, partition_of
+from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,15 +36,7 @@ def rest_flow():
 
 
 def store(setup, count: int, start: int) -> list[InboundEvent]:
-    """Stored order webhooks, as the webhook view stores them (as bench/workers.py does)."""
-    events = []
-    for n in range(start, start + count):
-        payload = scenario.order_payload(n)
-        source_id = str(payload["data"]["id"])
-        events.append(InboundEvent(connection_id=setup.source_id, idempotency_key=f"q-{n}", topic="order.created",
-                                   source_id=source_id, partition=partition_of(source_id),
-                                   headers={"content-type": "application/json"}, body=json.dumps(payload)))
-    return InboundEvent.objects.bulk_create(events)
+    return scenario.store_orders(setup, count, start, prefix="q")
 
 
 def drained_with_queries(setup) -> list[str]:
