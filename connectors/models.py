@@ -5,6 +5,7 @@ from fernet_fields import EncryptedTextField
 from simple_history.models import HistoricalRecords
 
 from connectors import registry
+from hub.configcache import ConfigQuerySet
 
 
 class Connection(models.Model):
@@ -38,6 +39,7 @@ class Connection(models.Model):
     last_error_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    objects = ConfigQuerySet.as_manager()  # update() and delete() tell the workers (hub.configcache)
     # Who changed what; secrets are left out (the history says when they changed, not to what).
     history = HistoricalRecords(excluded_fields=["secrets", "last_error", "last_error_at", "updated_at", "circuit",
                                                  "circuit_failures", "circuit_opened_at"])

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from hub.configcache import ConfigQuerySet
+
 
 class Flow(models.Model):
     """Source connection + entity/event -> mapping -> target connection + action."""
@@ -56,6 +58,7 @@ class Flow(models.Model):
                   '{"default": "source", "fields": {"Status": "target"}}. A field where the target wins keeps the '
                   "target's value when it was changed there since the hub last wrote it. Empty: the source wins.",
     )
+    objects = ConfigQuerySet.as_manager()  # update() and delete() tell the workers (hub.configcache)
     history = HistoricalRecords(excluded_fields=["poll_cursor", "last_polled_at", "last_poll_error"])
 
     class Meta:

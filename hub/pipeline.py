@@ -29,7 +29,7 @@ from django.utils import timezone
 from connectors import circuit
 from connectors.base import ConnectorError
 from connectors.models import Connection
-from hub import bulkwrite, conflicts, replay
+from hub import bulkwrite, configcache, conflicts, replay
 from hub.bulkwrite import any_of
 from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError
@@ -188,6 +188,7 @@ class Circuits:
         self.probe: dict[int, bool] = {}  # target -> probe already taken by a record of this batch
         self.failures: dict[int, int] = defaultdict(int)
         self.successes: set[int] = set()
+        self.calm: set[int] = set()  # targets read closed, enabled and with no failure counted
 
     def wait(self, target: Connection) -> float:
         """Seconds a record for this target must wait (0: go ahead); called while preparing.
@@ -199,6 +200,8 @@ class Circuits:
         if target_id not in self.waits:
             if target.circuit == Connection.Circuit.CLOSED and target.enabled:
                 self.waits[target_id] = 0.0
+                if not target.circuit_failures:
+                    self.calm.add(target_id)
             else:
                 state = Connection.objects.filter(pk=target_id).values_list("circuit", flat=True).first()
                 self.waits[target_id] = circuit.wait_seconds(target_id)
@@ -217,7 +220,7 @@ class Circuits:
 
     def record(self) -> None:
         """Tell the shared circuit state what this batch saw."""
-        for target_id in self.successes:
+        for target_id in self.successes - self.calm:  # a success changes nothing on a calm circuit
             circuit.succeeded(target_id)
         for target_id, count in self.failures.items():
             for _ in range(min(count, settings.HUB_CIRCUIT_THRESHOLD)):
@@ -542,11 +545,16 @@ def save(works: list[Work], batch: Batch) -> None:
 # --- a batch of events -------------------------------------------------------------------------------
 
 def _flows_by_topic(connection_ids: set[int]) -> dict[tuple, list[Flow]]:
-    flows = defaultdict(list)
-    for flow in (Flow.objects.filter(source_id__in=connection_ids, enabled=True)
-                 .select_related("source", "target", "mapping__published").order_by("pk")):
-        flows[(flow.source_id, flow.source_entity)].append(flow)
-    return flows
+    """The sources' enabled flows by (source, entity), kept between batches until the configuration
+    changes (hub.configcache); a batch must not change them."""
+    def read():
+        flows = defaultdict(list)
+        for flow in (Flow.objects.filter(source_id__in=connection_ids, enabled=True)
+                     .select_related("source", "target", "mapping__published").order_by("pk")):
+            flows[(flow.source_id, flow.source_entity)].append(flow)
+        return dict(flows)
+
+    return configcache.cached(("flows", *sorted(connection_ids)), read)
 
 
 def flows_for(event: InboundEvent, flows=None) -> list[Flow]:

@@ -20,6 +20,8 @@ from django.db import models, transaction
 from django.db.models import Max
 from simple_history.models import HistoricalRecords
 
+from hub.configcache import ConfigQuerySet
+
 
 class ValueMap(models.Model):
     """A lookup table, e.g. X-Cart shipping method -> M3 delivery method (MODL)."""
@@ -61,6 +63,7 @@ class Mapping(models.Model):
     published = models.ForeignKey("MappingVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                   editable=False, help_text="The version flows run")
     updated_at = models.DateTimeField(auto_now=True)
+    objects = ConfigQuerySet.as_manager()  # update() and delete() tell the workers (hub.configcache)
     history = HistoricalRecords(excluded_fields=["updated_at"])
 
     def __str__(self):
@@ -129,6 +132,8 @@ class MappingVersion(models.Model):
     note = models.CharField(max_length=200, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConfigQuerySet.as_manager()  # update() and delete() tell the workers (hub.configcache)
 
     class Meta:
         ordering = ["mapping", "-number"]

@@ -28,6 +28,9 @@ def clean_redis():
     """Each test starts with empty queues (the suite owns the Redis database it is given)."""
     connection = django_rq.get_connection("default")
     connection.flushdb()
+    from hub import configcache
+
+    configcache.forget()  # the flows a previous test's batches kept (its database is gone)
     yield
 
 
