@@ -10,8 +10,9 @@ gone after a lease, ``HUB_DRAIN_LEASE``) and the drainer refreshes it while it w
 key: claims (hub.claims) are atomic. A second lock, held while a job drains, keeps a partition to one
 drainer at a time, so that two events about one record in two batches are never applied at once.
 
-Partitions take turns: a job drains its partition for ``HUB_DRAIN_SLICE`` seconds (at least one
-batch) and then, if events remain, hands over to a new job at the back of the queue.
+Partitions take turns: when other jobs wait for a worker, a job drains one batch of its partition
+and, if events remain, hands over to a new job at the back of the queue; when none waits, it goes on
+for up to ``HUB_DRAIN_SLICE`` seconds. A busy partition never holds a worker while another waits.
 """
 
 import gc
@@ -142,9 +143,10 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
     from hub import pipeline
 
     size, lease = settings.HUB_BATCH_SIZE, settings.HUB_DRAIN_LEASE
-    # Time slices: with more busy partitions than workers, a drainer that kept its partition while
-    # events kept coming would starve the partitions queued behind it (seconds of latency at a steady
-    # 200 webhooks/s). After its slice a job hands over to a fresh one at the back of the queue.
+    # Turns: with more busy partitions than workers, a drainer that kept its partition while events
+    # kept coming would starve the partitions queued behind it (seconds of latency at a steady 200
+    # webhooks/s). It hands over to a fresh job at the back of the queue after a batch when jobs
+    # wait, after its slice when none does (a job that ran for ever would hide from RQ's timeouts).
     deadline = time.monotonic() + settings.HUB_DRAIN_SLICE
     done = 0
 
@@ -171,8 +173,19 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
         with claims.LeaseKeeper(ids, lease, on_renew=keep):
             pipeline.process_events(ids, claimed=events)
         done += len(ids)
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or _others_waiting():
             return done, True
+
+
+def _others_waiting() -> bool:
+    """Whether jobs wait in the queue for a worker (other partitions, replays, polls): then a batch is
+    the drainer's turn, and it hands over after it. One LLEN; False when Redis cannot say."""
+    from hub import jobs
+
+    try:
+        return jobs._queue().count > 0
+    except redis.RedisError:
+        return False
 
 
 def _come_back(connection_id: int, partition: int) -> None:

@@ -201,6 +201,9 @@ class Link(models.Model):
             models.UniqueConstraint(fields=["source_connection", "entity", "source_id", "target_connection", "target_entity"],
                                     name="one_link_per_record_and_target_entity"),
         ]
+        # A batch looks its records' links up by source id without the entity, which the unique
+        # index above needs second: without this one, every link of the connection was read.
+        indexes = [models.Index(fields=["source_connection", "source_id"], name="link_by_source_record")]
 
     def __str__(self):
         return f"{self.entity} {self.source_id} -> {self.target_id}"

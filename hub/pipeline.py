@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection as db_connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors import circuit
@@ -138,20 +139,22 @@ def record_value(record: dict, path: str):
 # --- what one batch reads once ----------------------------------------------------------------------
 
 class Links:
-    """The links of a batch's records, read in two queries; new links are added as they are made."""
+    """The links of a batch's records both ways, read in one query; new links are added as they are made."""
 
     def __init__(self, source_ids: dict[int, set[str]]):
         self.forward, self.backward = {}, {}
         for connection_id, ids in source_ids.items():
             if not ids:
                 continue
-            for row in Link.objects.filter(any_of("source_id", ids), source_connection_id=connection_id).values_list(
+            made_here = Q(any_of("source_id", ids), source_connection_id=connection_id)  # by our flows
+            made_there = Q(any_of("target_id", ids), target_connection_id=connection_id)  # by back-flows
+            for row in Link.objects.filter(made_here | made_there).order_by("pk").values_list(
                     "source_connection_id", "entity", "source_id", "target_connection_id", "target_entity", "target_id"):
-                self.forward[row[:5]] = row[5]
-            for src, source_id, tgt, target_id in Link.objects.filter(
-                    any_of("target_id", ids), target_connection_id=connection_id).values_list(
-                    "source_connection_id", "source_id", "target_connection_id", "target_id"):
-                self.backward.setdefault((src, tgt, target_id), source_id)
+                src, _, source_id, tgt, _, target_id = row
+                if src == connection_id and source_id in ids:
+                    self.forward[row[:5]] = target_id
+                if tgt == connection_id and target_id in ids:
+                    self.backward.setdefault((src, tgt, target_id), source_id)
 
     def target_of(self, flow: Flow, source_id: str) -> str | None:
         """The record's id in the flow's target, from a link made in either direction: a back-flow

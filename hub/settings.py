@@ -145,9 +145,9 @@ HUB_PARTITIONS = env.int("HUB_PARTITIONS", default=4)
 HUB_BATCH_SIZE = env.int("HUB_BATCH_SIZE", default=200)
 HUB_DRAIN_LEASE = env.float("HUB_DRAIN_LEASE", default=30.0)
 HUB_DELIVERY_THREADS = env.int("HUB_DELIVERY_THREADS", default=8)
-# A drain job works this many seconds on its partition (at least one batch), then hands over to a new
-# job at the back of the queue, so that busy partitions take turns on the workers.
-HUB_DRAIN_SLICE = env.float("HUB_DRAIN_SLICE", default=0.1)
+# A drain job hands over to a new job at the back of the queue after each batch when other jobs wait
+# for a worker (busy partitions take turns), else after this many seconds.
+HUB_DRAIN_SLICE = env.float("HUB_DRAIN_SLICE", default=1.0)
 
 # Alerts by e-mail: Django's mail settings (console backend unless EMAIL_URL says otherwise).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

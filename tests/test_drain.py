@@ -194,16 +194,25 @@ def test_events_stored_while_redis_was_down_are_drained_by_the_sweeper(client, r
     assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 6
 
 
-def test_a_drain_job_hands_over_when_its_slice_is_up(client, rest_flow, settings):
+@pytest.mark.parametrize("slice_seconds, another_job_waits, records_in_the_first_job", [
+    (-1, False, 2),  # the slice is up after every batch
+    (60, True, 2),  # a job waits for a worker: one batch is the turn
+    (60, False, 5),  # nobody waits: the job drains on
+])
+def test_a_drain_job_hands_over_after_its_turn(client, rest_flow, settings, slice_seconds, another_job_waits,
+                                               records_in_the_first_job):
     settings.HUB_PARTITIONS = 1
     settings.HUB_BATCH_SIZE = 2
-    settings.HUB_DRAIN_SLICE = -1  # every batch is the job's last
+    settings.HUB_DRAIN_SLICE = slice_seconds
     post_orders(client, rest_flow, range(5))
     queue = django_rq.get_queue("default")
     [job] = queue.jobs
+    queue.remove(job)  # as a worker takes it
+    waiting = [queue.enqueue(jobs.wake_partition, rest_flow["source"].pk, 7)] if another_job_waits else []
     job.perform()
-    assert SyncRecord.objects.count() == 2  # one batch of two, then a fresh job for the rest
-    assert [j.func_name for j in queue.jobs] == ["hub.jobs.drain_partition", "hub.jobs.drain_partition"]
+    assert SyncRecord.objects.count() == records_in_the_first_job
+    handed_over = [j.func_name for j in queue.jobs if j not in waiting]
+    assert handed_over == (["hub.jobs.drain_partition"] if records_in_the_first_job < 5 else [])
     run_worker()
     assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 5
 
@@ -333,6 +342,7 @@ def test_a_failed_bulk_call_counts_once_for_the_circuit_and_its_records_retry_as
     requests.post(f"{rest_flow['flow'].target.base_url}/_control/faults", json={"fail_next": 1}, timeout=5)  # the token call
     queue = django_rq.get_queue("default")
     [job] = queue.jobs
+    queue.remove(job)  # as a worker takes it: a job still queued would count as one waiting for its turn
     job.perform()  # the first pass: the token call is answered 503, the whole batch is one failed call
     target = Connection.objects.get(pk=rest_flow["flow"].target_id)
     assert target.circuit == Connection.Circuit.CLOSED and target.circuit_failures == 1

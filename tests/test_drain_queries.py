@@ -16,12 +16,12 @@ from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements of one batch of the bulk path, besides BEGIN / COMMIT: the claim (which returns the events),
-# the hub's writes (echoes), the links both ways, the ledger rows, the applied versions; the inserts
+# the hub's writes (echoes), the links (both ways in one), the ledger rows, the applied versions; the inserts
 # of records, attempts, links and hub writes and the events' states (one transaction). The flows are
 # read once and kept while the configuration does not change (tests/test_configcache.py), and a
 # success on a closed circuit with no failure counted writes nothing. And, once per drain job, the
 # two empty claims and the look for due retries.
-PER_BATCH = 11
+PER_BATCH = 10
 PER_DRAIN = 3
 
 TRICKY = ['say "hi"', "back\\slash", "{braces}, commas", "NULL", "", "new\nline", "tab\tend", "ünïcødé ☃",
