@@ -149,8 +149,11 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
     # wait, after its slice when none does (a job that ran for ever would hide from RQ's timeouts).
     deadline = time.monotonic() + settings.HUB_DRAIN_SLICE
     done = 0
+    kept_at = float("-inf")  # the key was set by the signal, maybe long ago: refresh it at the first batch
 
     def keep():
+        nonlocal kept_at
+        kept_at = time.monotonic()
         _keep_key(connection_id, partition)
         if lock:
             try:
@@ -168,8 +171,10 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
             if not events:
                 wake_when_due(connection_id, partition)
                 return done, False
+            kept_at = float("-inf")  # set the key again now: we drain on
         ids = [event.pk for event in events]
-        keep()
+        if time.monotonic() - kept_at > lease / 3:  # the key and the lock last a lease; the keeper renews mid-batch
+            keep()
         with claims.LeaseKeeper(ids, lease, on_renew=keep):
             pipeline.process_events(ids, claimed=events)
         done += len(ids)

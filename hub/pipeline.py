@@ -24,7 +24,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection as db_connection, transaction
-from django.db.models import Q
+from django.db.models import Max, Q
+from django.db.models.functions import Collate
 from django.utils import timezone
 
 from connectors import circuit
@@ -236,14 +237,13 @@ def applied_versions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
         return {}
     flows = {flow_id for flow_id, _ in keys}
     ids = {source_id for _, source_id in keys}
-    newest: dict[tuple[int, str], str] = {}
-    for flow_id, source_id, version in (SyncRecord.objects.filter(any_of("source_id", ids), flow_id__in=flows,
-                                                                  status=SyncRecord.Status.SYNCED)
-                                        .exclude(source_version="").values_list("flow_id", "source_id", "source_version")):
-        key = (flow_id, source_id)
-        if key in keys and version > newest.get(key, ""):
-            newest[key] = version
-    return newest
+    # The maximum in the database, not every synced row (a stock level polled all year has thousands),
+    # compared by code point as Python compares the versions: PostgreSQL's "C" collation, SQLite's BINARY.
+    by_code_point = Collate("source_version", "C" if db_connection.vendor == "postgresql" else "BINARY")
+    rows = (SyncRecord.objects.filter(any_of("source_id", ids), flow_id__in=flows, status=SyncRecord.Status.SYNCED)
+            .exclude(source_version="").order_by().values("flow_id", "source_id")
+            .annotate(newest=Max(by_code_point)).values_list("flow_id", "source_id", "newest"))
+    return {(flow_id, source_id): version for flow_id, source_id, version in rows if (flow_id, source_id) in keys}
 
 
 # --- one record's work ------------------------------------------------------------------------------

@@ -93,3 +93,19 @@ def test_an_operators_replay_sends_the_record_whatever_was_applied_since(client,
 ])
 def test_each_systems_change_stamp_is_read_for_pushed_and_polled_records(record, stamp):
     assert Connector(None).record_changed_at("order", record) == stamp
+
+
+def test_the_version_applied_is_the_greatest_by_code_point_among_synced_records(setup):
+    """The newest version is taken in the database (one row per record, however many were synced),
+    compared as Python compares the versions, not by the database's language collation."""
+    from hub.pipeline import applied_versions
+
+    flow, other = setup["flow"], Flow.objects.exclude(pk=setup["flow"].pk).first()
+    rows = [("a", SyncRecord.Status.SYNCED, flow), ("B", SyncRecord.Status.SYNCED, flow),
+            ("2026-12-01 09:00:00", SyncRecord.Status.SYNCED, flow), ("", SyncRecord.Status.SYNCED, flow),
+            ("z", SyncRecord.Status.FAILED, flow), ("zz", SyncRecord.Status.SYNCED, other)]
+    for n, (version, status, row_flow) in enumerate(rows):
+        event = InboundEvent.objects.create(connection=flow.source, idempotency_key=f"v{n}", topic="order.updated",
+                                            source_id="42", body="{}")
+        SyncRecord.objects.create(event=event, flow=row_flow, source_id="42", status=status, source_version=version)
+    assert applied_versions({(flow.pk, "42"), (flow.pk, "43")}) == {(flow.pk, "42"): "a"}  # "a" > "B" > "2026..."
