@@ -4,6 +4,8 @@ import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.core.signals import setting_changed
+
 MASK = "***"
 # Keys whose values are credentials in the four systems' APIs (lower-cased comparison).
 SECRET_KEYS = frozenset(
@@ -31,15 +33,27 @@ def _is_secret(key: str, personal: frozenset) -> bool:
     return k in SECRET_KEYS or bool(_SECRET_PATTERN.search(k)) or k in personal
 
 
+_personal: frozenset | None = None
+
+
 def _personal_fields() -> frozenset:
-    from django.conf import settings
+    """HUB_PERSONAL_FIELDS, lower-cased; read once (each read of a setting costs a lazy lookup, and
+    this runs for every key of every logged call), again when a test changes the setting."""
+    global _personal
+    if _personal is None:
+        from django.conf import settings
 
-    return _lowered(tuple(getattr(settings, "HUB_PERSONAL_FIELDS", ())))
+        _personal = frozenset(f.lower() for f in getattr(settings, "HUB_PERSONAL_FIELDS", ()))
+    return _personal
 
 
-@lru_cache(maxsize=16)
-def _lowered(fields: tuple) -> frozenset:
-    return frozenset(f.lower() for f in fields)
+def _forget_personal_fields(setting, **kwargs):
+    global _personal
+    if setting == "HUB_PERSONAL_FIELDS":
+        _personal = None
+
+
+setting_changed.connect(_forget_personal_fields)
 
 
 def redact(value, also=frozenset()):
