@@ -26,8 +26,10 @@ def event_count() -> int:
 
 
 def bench_ingest(backends, work: Path, seconds: float = 10, expect_rate: int = 5000, with_profile: bool = True,
-                 web: dict | None = None, setup=None) -> dict:
-    """With ``setup`` (a seeded scenario), on the data already there; else on empty tables."""
+                 web: dict | None = None, setup=None, orders_from: int = 0) -> dict:
+    """With ``setup`` (a seeded scenario), on the data already there; else on empty tables.
+    ``orders_from`` shifts the order numbers, so that a second run on the same data stores new orders
+    (the same ones again would be updates of documents already delivered, another path when drained)."""
     web_config = {**WEB, **(web or {})}
     if setup is None:
         reset_data()
@@ -37,10 +39,10 @@ def bench_ingest(backends, work: Path, seconds: float = 10, expect_rate: int = 5
     url = f"http://127.0.0.1:{port}{setup.path}"
     try:
         warm = work / "ingest-warm.tsv"
-        presign(warm, setup.secret, scenario.payloads(2000, start=900_000), "warm")
+        presign(warm, setup.secret, scenario.payloads(2000, start=900_000 + orders_from), "warm")
         replay(url, warm, 2, connections=CONNECTIONS)
         requests_file = work / "ingest.tsv"
-        made = presign(requests_file, setup.secret, scenario.payloads(int(expect_rate * seconds * 1.3), start=50_000_000),
+        made = presign(requests_file, setup.secret, scenario.payloads(int(expect_rate * seconds * 1.3), start=50_000_000 + orders_from),
                        f"ingest-{time.time_ns()}")
         before = event_count()
         result = replay(url, requests_file, seconds, connections=CONNECTIONS)
