@@ -90,12 +90,16 @@ def forget() -> None:
     _cached.clear()
 
 
+def _read_by_batches(fields) -> bool:
+    return not set(fields) <= NOT_READ_BY_BATCHES
+
+
 class ConfigQuerySet(models.QuerySet):
     """``update()`` and ``delete()`` on configuration rows tell the workers."""
 
     def update(self, **kwargs):
         count = super().update(**kwargs)
-        if count and not set(kwargs) <= NOT_READ_BY_BATCHES:
+        if count and _read_by_batches(kwargs):
             changed()
         return count
 
@@ -107,7 +111,7 @@ class ConfigQuerySet(models.QuerySet):
 
 
 def _on_save(sender, update_fields=None, **kwargs):
-    if update_fields is None or not set(update_fields) <= NOT_READ_BY_BATCHES:
+    if update_fields is None or _read_by_batches(update_fields):
         changed()
 
 
