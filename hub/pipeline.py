@@ -24,15 +24,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection as db_connection, transaction
-from django.db.models import Max, Q
-from django.db.models.functions import Collate
 from django.utils import timezone
 
 from connectors import circuit
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from hub import bulkwrite, configcache, conflicts, replay
-from hub.bulkwrite import any_of
+from hub.bulkwrite import any_of, list_param, one_of
 from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError
 from monitoring.models import InboundEvent, SyncAttempt, SyncRecord, error_group_of
@@ -144,13 +142,16 @@ class Links:
 
     def __init__(self, source_ids: dict[int, set[str]]):
         self.forward, self.backward = {}, {}
+        sql = (f"SELECT source_connection_id, entity, source_id, target_connection_id, target_entity, target_id "
+               f"FROM {Link._meta.db_table} WHERE (source_connection_id = %s AND {one_of('source_id')})"  # by our flows
+               f" OR (target_connection_id = %s AND {one_of('target_id')}) ORDER BY id")  # by back-flows
         for connection_id, ids in source_ids.items():
             if not ids:
                 continue
-            made_here = Q(any_of("source_id", ids), source_connection_id=connection_id)  # by our flows
-            made_there = Q(any_of("target_id", ids), target_connection_id=connection_id)  # by back-flows
-            for row in Link.objects.filter(made_here | made_there).order_by("pk").values_list(
-                    "source_connection_id", "entity", "source_id", "target_connection_id", "target_entity", "target_id"):
+            with db_connection.cursor() as cursor:
+                cursor.execute(sql, [connection_id, list_param(ids), connection_id, list_param(ids)])
+                rows = cursor.fetchall()
+            for row in rows:
                 src, _, source_id, tgt, _, target_id = row
                 if src == connection_id and source_id in ids:
                     self.forward[row[:5]] = target_id
@@ -235,14 +236,16 @@ def applied_versions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
     """(flow id, source id) -> the newest source version delivered, for a batch's records in one query."""
     if not keys:
         return {}
-    flows = {flow_id for flow_id, _ in keys}
-    ids = {source_id for _, source_id in keys}
     # The maximum in the database, not every synced row (a stock level polled all year has thousands),
     # compared by code point as Python compares the versions: PostgreSQL's "C" collation, SQLite's BINARY.
-    by_code_point = Collate("source_version", "C" if db_connection.vendor == "postgresql" else "BINARY")
-    rows = (SyncRecord.objects.filter(any_of("source_id", ids), flow_id__in=flows, status=SyncRecord.Status.SYNCED)
-            .exclude(source_version="").order_by().values("flow_id", "source_id")
-            .annotate(newest=Max(by_code_point)).values_list("flow_id", "source_id", "newest"))
+    by_code_point = '"C"' if db_connection.vendor == "postgresql" else "BINARY"
+    sql = (f"SELECT flow_id, source_id, MAX(source_version COLLATE {by_code_point}) FROM {SyncRecord._meta.db_table} "
+           f"WHERE {one_of('source_id')} AND {one_of('flow_id')} AND status = %s AND source_version <> '' "
+           "GROUP BY flow_id, source_id")
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql, [list_param(source_id for _, source_id in keys), list_param(flow_id for flow_id, _ in keys),
+                             SyncRecord.Status.SYNCED])
+        rows = cursor.fetchall()
     return {(flow_id, source_id): version for flow_id, source_id, version in rows if (flow_id, source_id) in keys}
 
 
@@ -572,8 +575,9 @@ def _echoes(events: list[InboundEvent]) -> dict[int, str]:
     for event in events:
         by_connection[event.connection_id].add(event.source_id)
     writes = {}
+    sql = f"SELECT * FROM {HubWrite._meta.db_table} WHERE connection_id = %s AND {one_of('record_id')}"
     for connection_id, ids in by_connection.items():
-        for write in HubWrite.objects.filter(any_of("record_id", ids), connection_id=connection_id):
+        for write in HubWrite.objects.raw(sql, [connection_id, list_param(ids)]):
             writes[(write.connection_id, write.entity, write.record_id)] = write
     echoes = {}
     for event in events:
@@ -619,8 +623,11 @@ def applies(flow: Flow, event: InboundEvent, links: Links) -> bool:
 def _records(pairs: list[tuple[InboundEvent, Flow]]) -> dict[tuple[int, int], SyncRecord]:
     """The ledger row of each (event, flow): the stored one (a retry, a batch taken over after a lost
     lease), else a new one, inserted with its outcome when the batch is saved."""
-    event_ids = {event.pk for event, _ in pairs}
-    existing = {(r.event_id, r.flow_id): r for r in SyncRecord.objects.filter(any_of("event_id", event_ids))}
+    if not pairs:
+        return {}
+    sql = f"SELECT * FROM {SyncRecord._meta.db_table} WHERE {one_of('event_id')}"
+    existing = {(r.event_id, r.flow_id): r
+                for r in SyncRecord.objects.raw(sql, [list_param(event.pk for event, _ in pairs)])}
     for event, flow in pairs:
         if (event.pk, flow.pk) not in existing:
             existing[(event.pk, flow.pk)] = SyncRecord(event=event, flow=flow, source_id=event.source_id)
@@ -647,10 +654,14 @@ def _settle(updates: dict[int, tuple]) -> None:
     for event_id, state in updates.items():
         groups[state].append(event_id)
     now = timezone.now()
-    for (status, error, claimed_until), ids in groups.items():
-        InboundEvent.objects.filter(any_of("pk", ids)).update(
-            status=status, error=error, claimed_until=claimed_until,
-            processed_at=None if status == InboundEvent.Status.RECEIVED else now)
+    as_stored = InboundEvent._meta.get_field("processed_at").get_db_prep_save  # both columns are datetimes
+    sql = (f"UPDATE {InboundEvent._meta.db_table} SET status = %s, error = %s, claimed_until = %s, processed_at = %s "
+           f"WHERE {one_of('id')}")
+    with db_connection.cursor() as cursor:
+        for (status, error, claimed_until), ids in groups.items():
+            processed_at = None if status == InboundEvent.Status.RECEIVED else now
+            cursor.execute(sql, [status, error, as_stored(claimed_until, db_connection),
+                                 as_stored(processed_at, db_connection), list_param(ids)])
 
 
 def process_events(event_ids: list[int], claimed: list[InboundEvent] | None = None) -> int:
