@@ -1,9 +1,10 @@
 """Workers alone: records/s per worker process, and 1 -> 2 -> 4 workers on the same backlog.
 
 The backlog is stored first (bulk-inserted events, exactly what ingest would have stored, with no web
-server competing for the cores), the partitions are signalled, then k burst workers drain it into the
-Domino REST simulator. Records/s = records / (last delivery - first attempt), so Python's start-up is
-not counted. On 2 cores, 4 workers can only show what contention costs.
+server competing for the cores) in k partitions (HUB_PARTITIONS = workers, as the README advises), the
+partitions are signalled, then k burst workers drain it into the Domino REST simulator. Records/s =
+records / (last delivery - first attempt), so Python's start-up is not counted. On 2 cores, 4 workers
+can only show what contention costs.
 """
 
 from pathlib import Path
@@ -18,10 +19,13 @@ SCALE = (1, 2, 4)
 def drain_with(backends, work: Path, setup, workers: int, count: int, start: int) -> dict:
     from django.db.models import Max, Min
 
+    from django.test import override_settings
+
     from hub import jobs
     from monitoring.models import SyncAttempt, SyncRecord
 
-    scenario.store_orders(setup, count, start)
+    with override_settings(HUB_PARTITIONS=workers):  # one partition per worker, as the README advises
+        scenario.store_orders(setup, count, start)
     first_id = SyncRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
     procs = [start_worker(backends, log=work / f"worker-scale-{n}.log", scheduler=n == 0, burst=False)
              for n in range(workers)]

@@ -13,6 +13,12 @@ drainer at a time, so that two events about one record in two batches are never 
 Partitions take turns: when other jobs wait for a worker, a job drains one batch of its partition
 and, if events remain, hands over to a new job at the back of the queue; when none waits, it goes on
 for up to ``HUB_DRAIN_SLICE`` seconds. A busy partition never holds a worker while another waits.
+
+A drainer that empties its partition while no other job waits lingers for up to
+``HUB_DRAIN_LINGER`` seconds: every signal also adds to the partition's nudge stream (``XADD``,
+one entry kept), which the drainer waits on (``XREAD BLOCK``), so an event committed meanwhile is
+claimed at once by the job already running instead of by a new job after RQ's round trip (a job's
+start and end cost about as much worker time as a small batch).
 """
 
 import gc
@@ -42,6 +48,17 @@ def key(connection_id: int, partition: int) -> str:
     return f"hub:drain:{connection_id}:{partition}"
 
 
+def nudge_key(connection_id: int, partition: int) -> str:
+    return f"hub:nudge:{connection_id}:{partition}"
+
+
+def queue_signal(pipe, connection_id: int, partition: int) -> None:
+    """A signal's two commands, on a pipeline: the job key (``SET NX``: its answer says whether a job
+    must be queued) and the nudge a lingering drainer waits for."""
+    pipe.set(key(connection_id, partition), 1, nx=True, ex=key_ttl())
+    pipe.xadd(nudge_key(connection_id, partition), {"n": 1}, maxlen=1, approximate=False)
+
+
 def _redis():
     from hub import jobs
 
@@ -54,7 +71,9 @@ def signal(connection_id: int, partition: int) -> bool:
     from hub import jobs
 
     try:
-        if _redis().set(key(connection_id, partition), 1, nx=True, ex=key_ttl()):
+        pipe = _redis().pipeline(transaction=False)
+        queue_signal(pipe, connection_id, partition)
+        if pipe.execute()[0]:
             jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
         return True
     except redis.RedisError as exc:
@@ -148,6 +167,7 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
     # webhooks/s). It hands over to a fresh job at the back of the queue after a batch when jobs
     # wait, after its slice when none does (a job that ran for ever would hide from RQ's timeouts).
     deadline = time.monotonic() + settings.HUB_DRAIN_SLICE
+    nudges = Nudges(connection_id, partition)
     done = 0
     kept_at = float("-inf")  # the key was set by the signal, maybe long ago: refresh it at the first batch
 
@@ -163,6 +183,8 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
 
     while True:
         events = claims.claim_events(connection_id, partition, size, lease)
+        if not events and nudges.wait(min(deadline, time.monotonic() + settings.HUB_DRAIN_LINGER)):
+            continue  # a signal came while we lingered: claim again
         if not events:
             # Empty. Drop the key first, then look once more: an event committed after our last claim
             # either saw the key gone (and queued a new job) or is found by this second look.
@@ -180,6 +202,39 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
         done += len(ids)
         if time.monotonic() > deadline or _others_waiting():
             return done, True
+
+
+class Nudges:
+    """The partition's nudge stream, read from where it stood when the drain job began: every entry
+    after that is a signal (a commit) the drainer may not have claimed yet."""
+
+    POLL_SECONDS = 0.02  # between looks at the queue while lingering: a job that arrives waits this long at most
+
+    def __init__(self, connection_id: int, partition: int):
+        self.stream = nudge_key(connection_id, partition)
+        self.seen = None  # the last entry id seen, read before the job's first claim; None: no lingering
+        try:
+            if settings.HUB_DRAIN_LINGER > 0:
+                newest = _redis().xrevrange(self.stream, count=1)
+                self.seen = newest[0][0] if newest else b"0-0"
+        except redis.RedisError:
+            pass
+
+    def wait(self, until: float) -> bool:
+        """Wait for a signal of the partition until ``until`` (monotonic) while no other job waits for a
+        worker; True when one came (the partition may hold new events)."""
+        if self.seen is None:
+            return False
+        try:
+            while time.monotonic() < until and not _others_waiting():
+                block = max(1, int(min(self.POLL_SECONDS, until - time.monotonic()) * 1000))
+                answer = _redis().xread({self.stream: self.seen}, count=1, block=block)
+                if answer:
+                    self.seen = answer[0][1][-1][0]
+                    return True
+        except redis.RedisError:
+            self.seen = None  # go the way without Redis: release, look once more, leave
+        return False
 
 
 def _others_waiting() -> bool:

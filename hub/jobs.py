@@ -73,8 +73,8 @@ def signal_partitions(partitions) -> int:
     try:
         pipe = _queue().connection.pipeline(transaction=False)
         for connection_id, partition in pairs:
-            pipe.set(drain.key(connection_id, partition), 1, nx=True, ex=drain.key_ttl())
-        for (connection_id, partition), unsignalled in zip(pairs, pipe.execute()):
+            drain.queue_signal(pipe, connection_id, partition)
+        for (connection_id, partition), unsignalled in zip(pairs, pipe.execute()[::2]):  # the SET NX answers
             if unsignalled:
                 _queue().enqueue(drain_partition, connection_id, partition)
         return len(pairs)

@@ -137,17 +137,21 @@ HUB_HTTP_TIMEOUT = (env.float("HUB_HTTP_CONNECT_TIMEOUT", default=5.0), env.floa
 # drain job per partition at a time, claiming HUB_BATCH_SIZE events at once; a claim is held for
 # HUB_DRAIN_LEASE seconds (renewed while the batch runs); per-record target calls of one batch run
 # on HUB_DELIVERY_THREADS threads.
-# Partitions bound how many workers drain one connection at once, and the fewer they are the larger a
-# batch is at a given rate (a batch's queries cost the same for 5 events as for 200): 4 took the
-# webhook -> delivered p50 at 200/s from ~170 ms (8 partitions) to 55-90 ms with 2 workers. Use at
-# least as many as worker processes.
-HUB_PARTITIONS = env.int("HUB_PARTITIONS", default=4)
+# Partitions bound how many workers drain one connection at once; beyond that, each costs latency:
+# with more busy partitions than workers they take turns, a job per batch, and at a given rate every
+# partition's batches are smaller while a batch's queries cost the same for 5 events as for 200. At
+# ~210 webhooks/s with 2 workers, webhook -> delivered p50 was 54 ms with 4 partitions, 65 ms with 8
+# and 38 ms with 2. Set it to the number of worker processes (the demo runs 2).
+HUB_PARTITIONS = env.int("HUB_PARTITIONS", default=2)
 HUB_BATCH_SIZE = env.int("HUB_BATCH_SIZE", default=200)
 HUB_DRAIN_LEASE = env.float("HUB_DRAIN_LEASE", default=30.0)
 HUB_DELIVERY_THREADS = env.int("HUB_DELIVERY_THREADS", default=8)
 # A drain job hands over to a new job at the back of the queue after each batch when other jobs wait
 # for a worker (busy partitions take turns), else after this many seconds.
 HUB_DRAIN_SLICE = env.float("HUB_DRAIN_SLICE", default=1.0)
+# A drain job that empties its partition while no other job waits stays this many seconds (within its
+# slice) for new events of it, which it claims as they commit, instead of leaving them to a new job.
+HUB_DRAIN_LINGER = env.float("HUB_DRAIN_LINGER", default=0.5)
 
 # Alerts by e-mail: Django's mail settings (console backend unless EMAIL_URL says otherwise).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

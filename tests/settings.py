@@ -12,6 +12,9 @@ os.environ.setdefault("HUB_DATA_DIR", str(Path(__file__).parents[1] / "data" / "
 os.environ.setdefault("SECRET_KEY", "tests-only-secret-key")
 os.environ.setdefault("FERNET_KEYS", "tests-only-fernet-key")
 os.environ.setdefault("DEBUG", "false")
+# A burst worker (tests/helpers.run_worker) would wait this long after each partition's last event;
+# the lingering drainer has its own tests, and the faults test's workers linger.
+os.environ.setdefault("HUB_DRAIN_LINGER", "0")
 
 from hub.settings import *  # noqa: E402,F403
 

@@ -355,3 +355,45 @@ def test_a_failed_bulk_call_counts_once_for_the_circuit_and_its_records_retry_as
     assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 30
     assert sim.count("/api/v1/bulk/create") == 1  # the retries went as one bulk call too
     assert all(r.attempts.count() == 2 for r in SyncRecord.objects.all())
+
+
+def _wait_for(condition, seconds: float = 15.0) -> bool:
+    deadline = timezone.now() + timedelta(seconds=seconds)
+    while timezone.now() < deadline:
+        if condition():
+            return True
+        threading.Event().wait(0.02)
+    return False
+
+
+def test_a_drainer_that_empties_its_partition_lingers_for_what_commits_next(client, rest_flow, settings):
+    settings.HUB_PARTITIONS = 1
+    settings.HUB_DRAIN_SLICE = settings.HUB_DRAIN_LINGER = 60  # only a waiting job ends it here
+    post_orders(client, rest_flow, [0])
+    queue = django_rq.get_queue("default")
+    [job] = queue.jobs
+    queue.remove(job)  # as a worker takes it
+    drained = []
+
+    def worker():
+        try:
+            drained.append(job.perform())
+        finally:
+            db_connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert _wait_for(lambda: SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 1)
+        post_orders(client, rest_flow, [1])  # committed while the job waits on its empty partition
+        assert _wait_for(lambda: SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 2)
+        assert not queue.jobs  # no second job: the one already running claimed the new event
+        assert thread.is_alive()
+    finally:
+        waiting = queue.enqueue(jobs.wake_partition, rest_flow["source"].pk, 7)  # a job waits for a worker...
+        thread.join(timeout=15)
+    assert not thread.is_alive()  # ...so the lingering drainer gives its worker up
+    assert drained == [2]
+    queue.remove(waiting)
+    assert InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() == 2
+    assert not django_rq.get_connection("default").exists(drain.key(rest_flow["source"].pk, 0))  # it left properly
