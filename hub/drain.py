@@ -181,10 +181,13 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
             except (redis.RedisError, redis.exceptions.LockError):
                 pass
 
+    took_all = False  # the last claim got less than a batch: what commits after it is nudged
     while True:
-        events = claims.claim_events(connection_id, partition, size, lease)
-        if not events and nudges.wait(min(deadline, time.monotonic() + settings.HUB_DRAIN_LINGER)):
-            continue  # a signal came while we lingered: claim again
+        # With nudges, a claim after a batch that took all there was would find nothing but what was
+        # nudged since: wait for the nudge instead (at once when it already came).
+        events = [] if took_all and nudges.enabled else claims.claim_events(connection_id, partition, size, lease)
+        while not events and nudges.wait(min(deadline, time.monotonic() + settings.HUB_DRAIN_LINGER)):
+            events = claims.claim_events(connection_id, partition, size, lease)
         if not events:
             # Empty. Drop the key first, then look once more: an event committed after our last claim
             # either saw the key gone (and queued a new job) or is found by this second look.
@@ -202,6 +205,7 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
         done += len(ids)
         if time.monotonic() > deadline or _others_waiting():
             return done, True
+        took_all = len(ids) < size
 
 
 class Nudges:
@@ -220,10 +224,14 @@ class Nudges:
         except redis.RedisError:
             pass
 
+    @property
+    def enabled(self) -> bool:
+        return self.seen is not None
+
     def wait(self, until: float) -> bool:
         """Wait for a signal of the partition until ``until`` (monotonic) while no other job waits for a
         worker; True when one came (the partition may hold new events)."""
-        if self.seen is None:
+        if not self.enabled:
             return False
         try:
             while time.monotonic() < until and not _others_waiting():
