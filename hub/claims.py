@@ -72,11 +72,12 @@ def claimable_partitions(older_than_seconds: float = 0, limit: int = 1000) -> li
 
 
 def next_due(connection_id: int, partition: int):
-    """When the partition's next waiting event (a retry, a held record) may be claimed, if any."""
+    """When the partition's next waiting event (a retry, a held record) may be claimed, if any; a time
+    already past when one came due after the drainer's last claim."""
     from django.db.models import Min
 
     return (InboundEvent.objects.filter(connection_id=connection_id, partition=partition,
-                                        status=InboundEvent.Status.RECEIVED, claimed_until__gt=timezone.now())
+                                        status=InboundEvent.Status.RECEIVED, claimed_until__isnull=False)
             .aggregate(due=Min("claimed_until"))["due"])
 
 

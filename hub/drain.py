@@ -27,6 +27,7 @@ import time
 
 import redis
 from django.conf import settings
+from django.utils import timezone
 
 from hub import claims
 
@@ -278,6 +279,9 @@ def wake_when_due(connection_id: int, partition: int) -> None:
 
     due = claims.next_due(connection_id, partition)
     if due is None:
+        return
+    if due <= timezone.now():  # it came due after our last claim (a short retry delay): drain again now
+        signal(connection_id, partition)
         return
     try:
         jobs._queue().enqueue_at(due, jobs.wake_partition, connection_id, partition)

@@ -397,3 +397,18 @@ def test_a_drainer_that_empties_its_partition_lingers_for_what_commits_next(clie
     queue.remove(waiting)
     assert InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() == 2
     assert not django_rq.get_connection("default").exists(drain.key(rest_flow["source"].pk, 0))  # it left properly
+
+
+def test_a_retry_that_comes_due_as_the_drainer_leaves_is_drained_again(client, rest_flow, settings):
+    """The drainer's last claim found nothing, then a short retry delay ran out before it looked for
+    the next one due: the partition is signalled at once, not left to the sweeper."""
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, [0])
+    queue = django_rq.get_queue("default")
+    queue.empty()
+    django_rq.get_connection("default").delete(drain.key(rest_flow["source"].pk, 0))
+    InboundEvent.objects.update(claimed_until=timezone.now() - timedelta(milliseconds=5))  # a retry, due already
+    drain.wake_when_due(rest_flow["source"].pk, 0)
+    assert [job.func_name for job in queue.jobs] == ["hub.jobs.drain_partition"]
+    run_worker()
+    assert SyncRecord.objects.get().status == SyncRecord.Status.SYNCED
