@@ -18,7 +18,8 @@ A drainer that empties its partition while no other job waits lingers for up to
 ``HUB_DRAIN_LINGER`` seconds: every signal also adds to the partition's nudge stream (``XADD``,
 one entry kept), which the drainer waits on (``XREAD BLOCK``), so an event committed meanwhile is
 claimed at once by the job already running instead of by a new job after RQ's round trip (a job's
-start and end cost about as much worker time as a small batch).
+start and end cost about as much worker time as a small batch). Nudged right after a batch (the
+partition is busy), it lets ``HUB_DRAIN_GATHER`` pass before claiming, so that batches grow with the load.
 """
 
 import gc
@@ -183,11 +184,13 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
                 pass
 
     took_all = False  # the last claim got less than a batch: what commits after it is nudged
+    batch_ended = float("-inf")
     while True:
         # With nudges, a claim after a batch that took all there was would find nothing but what was
         # nudged since: wait for the nudge instead (at once when it already came).
         events = [] if took_all and nudges.enabled else claims.claim_events(connection_id, partition, size, lease)
         while not events and nudges.wait(min(deadline, time.monotonic() + settings.HUB_DRAIN_LINGER)):
+            _gather(batch_ended)
             events = claims.claim_events(connection_id, partition, size, lease)
         if not events:
             # Empty. Drop the key first, then look once more: an event committed after our last claim
@@ -204,9 +207,21 @@ def _drain(connection_id: int, partition: int, lock) -> tuple[int, bool]:
         with claims.LeaseKeeper(ids, lease, on_renew=keep):
             pipeline.process_events(ids, claimed=events)
         done += len(ids)
-        if time.monotonic() > deadline or _others_waiting():
+        batch_ended = time.monotonic()
+        if batch_ended > deadline or _others_waiting():
             return done, True
         took_all = len(ids) < size
+
+
+def _gather(batch_ended: float) -> None:
+    """Nudged within HUB_DRAIN_GATHER of the last batch's end (events came while it ran: the partition is
+    busy), let that much time pass before claiming, so that the next batch takes what comes meanwhile
+    too. A batch costs about the same for one event as for twenty (its queries, its two Domino calls):
+    under load, batches back to back at one or two events each spent the cores on that fixed cost and
+    starved the web server. After a quiet spell the first event is claimed at once."""
+    wait = settings.HUB_DRAIN_GATHER - (time.monotonic() - batch_ended)
+    if wait > 0:
+        time.sleep(wait)
 
 
 class Nudges:

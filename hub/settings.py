@@ -152,6 +152,10 @@ HUB_DRAIN_SLICE = env.float("HUB_DRAIN_SLICE", default=1.0)
 # A drain job that empties its partition while no other job waits stays this many seconds (within its
 # slice) for new events of it, which it claims as they commit, instead of leaving them to a new job.
 HUB_DRAIN_LINGER = env.float("HUB_DRAIN_LINGER", default=0.5)
+# A lingering drainer nudged less than this many seconds after its last batch ended (the partition is
+# busy) waits until then before claiming, so that batches grow with the load instead of running back to
+# back at an event or two each; after a quiet spell it claims at once.
+HUB_DRAIN_GATHER = env.float("HUB_DRAIN_GATHER", default=0.02)
 
 # Alerts by e-mail: Django's mail settings (console backend unless EMAIL_URL says otherwise).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -366,37 +366,65 @@ def _wait_for(condition, seconds: float = 15.0) -> bool:
     return False
 
 
-def test_a_drainer_that_empties_its_partition_lingers_for_what_commits_next(client, rest_flow, settings):
-    settings.HUB_PARTITIONS = 1
-    settings.HUB_DRAIN_SLICE = settings.HUB_DRAIN_LINGER = 60  # only a waiting job ends it here
-    post_orders(client, rest_flow, [0])
-    queue = django_rq.get_queue("default")
-    [job] = queue.jobs
-    queue.remove(job)  # as a worker takes it
-    drained = []
+class DrainJobInAThread:
+    """The drain job queued by the first webhook, run by a "worker" thread while the test goes on; on
+    the way out a job is queued for another partition, so that the lingering drainer gives its worker up."""
 
-    def worker():
+    def __init__(self, source):
+        self.source, self.queue, self.drained = source, django_rq.get_queue("default"), []
+        [self.job] = self.queue.jobs
+        self.queue.remove(self.job)  # as a worker takes it
+        self.thread = threading.Thread(target=self._work)
+
+    def _work(self):
         try:
-            drained.append(job.perform())
+            self.drained.append(self.job.perform())
         finally:
             db_connection.close()
 
-    thread = threading.Thread(target=worker)
-    thread.start()
-    try:
-        assert _wait_for(lambda: SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 1)
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        waiting = self.queue.enqueue(jobs.wake_partition, self.source.pk, 7)  # a job waits for a worker...
+        self.thread.join(timeout=15)
+        self.queue.remove(waiting)
+
+
+def synced(count: int) -> bool:
+    return _wait_for(lambda: SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == count)
+
+
+def test_a_drainer_that_empties_its_partition_lingers_for_what_commits_next(client, rest_flow, settings):
+    settings.HUB_PARTITIONS = 1
+    settings.HUB_DRAIN_SLICE = settings.HUB_DRAIN_LINGER = 60  # only a waiting job ends it here
+    settings.HUB_DRAIN_GATHER = 0
+    post_orders(client, rest_flow, [0])
+    with DrainJobInAThread(rest_flow["source"]) as running:
+        assert synced(1)
         post_orders(client, rest_flow, [1])  # committed while the job waits on its empty partition
-        assert _wait_for(lambda: SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 2)
-        assert not queue.jobs  # no second job: the one already running claimed the new event
-        assert thread.is_alive()
-    finally:
-        waiting = queue.enqueue(jobs.wake_partition, rest_flow["source"].pk, 7)  # a job waits for a worker...
-        thread.join(timeout=15)
-    assert not thread.is_alive()  # ...so the lingering drainer gives its worker up
-    assert drained == [2]
-    queue.remove(waiting)
+        assert synced(2)
+        assert not running.queue.jobs  # no second job: the one already running claimed the new event
+        assert running.thread.is_alive()
+    assert not running.thread.is_alive()  # ...so the lingering drainer gave its worker up
+    assert running.drained == [2]
     assert InboundEvent.objects.filter(status=InboundEvent.Status.PROCESSED).count() == 2
     assert not django_rq.get_connection("default").exists(drain.key(rest_flow["source"].pk, 0))  # it left properly
+
+
+def test_a_busy_partition_gathers_what_commits_right_after_a_batch(client, rest_flow, settings):
+    settings.HUB_PARTITIONS = 1
+    settings.HUB_DRAIN_SLICE = settings.HUB_DRAIN_LINGER = 60
+    settings.HUB_DRAIN_GATHER = 3  # nudged within 3 s of a batch's end: the partition counts as busy
+    post_orders(client, rest_flow, [0])
+    with DrainJobInAThread(rest_flow["source"]) as running:
+        assert synced(1)
+        post_orders(client, rest_flow, [1, 2])  # one after the other, each nudging the drainer
+        assert synced(3)
+    assert running.drained == [3]
+    # Order 0 alone, then 1 and 2 in one batch: one look-up and one bulk create for both.
+    assert rest_flow["sim"].count("/api/v1/bulk/create") == 2 and rest_flow["sim"].count("/api/v1/query") == 2
 
 
 def test_a_retry_that_comes_due_as_the_drainer_leaves_is_drained_again(client, rest_flow, settings):
