@@ -86,9 +86,9 @@ def any_of(field_name: str, values) -> AnyOf:
 
 def one_of(column: str) -> str:
     """SQL saying ``column`` is one of a list given as a single parameter (``list_param``): ``= ANY(%s)``
-    on PostgreSQL, ``IN (SELECT value FROM json_each(%s))`` on SQLite. Whatever the list's length the
-    statement's text is the same, so the batch path writes its look-ups as SQL once instead of building
-    and compiling a queryset for each (0.3-0.7 ms of Python a statement, more than the database takes)."""
+    on PostgreSQL, ``IN (SELECT value FROM json_each(%s))`` on SQLite, so a statement's text does not
+    depend on the list's length. The batch path writes its look-ups this way, as plain SQL: building and
+    compiling a queryset cost 0.3-0.7 ms of Python a statement, more than the database took to run it."""
     if connection.vendor == "postgresql":
         return f"{column} = ANY(%s)"
     return f"{column} IN (SELECT value FROM json_each(%s))"
