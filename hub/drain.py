@@ -3,12 +3,13 @@
 A partition is (source connection, crc32(record id) % HUB_PARTITIONS): events about one record always
 share one, so they are applied in order, while partitions let several workers drain at once.
 
-Signalling is one ``SET key NX`` and, only when that key was not already set, one enqueue: under load
-a drain job is nearly always pending already, so ingest pays one cheap Redis call. The key means "a
-drain job for this partition is queued or running"; it expires by itself (a killed worker's key is
-gone after a lease, ``HUB_DRAIN_LEASE``) and the drainer refreshes it while it works. Correctness never rests on the
-key: claims (hub.claims) are atomic. A second lock, held while a job drains, keeps a partition to one
-drainer at a time, so that two events about one record in two batches are never applied at once.
+Signalling is one round trip (``SET key NX`` and the nudge below) and, only when that key was not
+already set, one enqueue: under load a drain job is nearly always pending already, so ingest pays one
+cheap Redis call. The key means "a drain job for this partition is queued or running"; it expires
+by itself (a killed worker's key is gone after a lease, ``HUB_DRAIN_LEASE``) and the drainer
+refreshes it while it works. Correctness never rests on the key: claims (hub.claims) are atomic. A
+second lock, held while a job drains, keeps a partition to one drainer at a time, so that two events
+about one record in two batches are never applied at once.
 
 Partitions take turns: when other jobs wait for a worker, a job drains one batch of its partition
 and, if events remain, hands over to a new job at the back of the queue; when none waits, it goes on
@@ -54,33 +55,37 @@ def nudge_key(connection_id: int, partition: int) -> str:
     return f"hub:nudge:{connection_id}:{partition}"
 
 
-def queue_signal(pipe, connection_id: int, partition: int) -> None:
-    """A signal's two commands, on a pipeline: the job key (``SET NX``: its answer says whether a job
-    must be queued) and the nudge a lingering drainer waits for."""
-    pipe.set(key(connection_id, partition), 1, nx=True, ex=key_ttl())
-    pipe.xadd(nudge_key(connection_id, partition), {"n": 1}, maxlen=1, approximate=False)
-
-
 def _redis():
     from hub import jobs
 
     return jobs._queue().connection
 
 
-def signal(connection_id: int, partition: int) -> bool:
-    """Make sure a drain job for the partition is queued or running. False when Redis is unreachable
-    (the event is stored; the sweeper signals its partition later)."""
+def signal_many(partitions) -> int:
+    """Make sure a drain job for each partition is queued or running, in one round trip: per partition
+    the job key (``SET NX``: set means no job was pending, so one is queued) and the nudge a lingering
+    drainer waits for. Returns how many were signalled, 0 when Redis is unreachable (the events are
+    stored; the sweeper signals their partitions later)."""
     from hub import jobs
 
+    pairs = sorted(partitions)
     try:
         pipe = _redis().pipeline(transaction=False)
-        queue_signal(pipe, connection_id, partition)
-        if pipe.execute()[0]:
-            jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
-        return True
+        for connection_id, partition in pairs:
+            pipe.set(key(connection_id, partition), 1, nx=True, ex=key_ttl())
+            pipe.xadd(nudge_key(connection_id, partition), {"n": 1}, maxlen=1, approximate=False)
+        for (connection_id, partition), unsignalled in zip(pairs, pipe.execute()[::2]):  # the SET NX answers
+            if unsignalled:
+                jobs._queue().enqueue(jobs.drain_partition, connection_id, partition)
+        return len(pairs)
     except redis.RedisError as exc:
-        log.warning("could not signal partition %s/%s: %s; the sweeper will", connection_id, partition, exc)
-        return False
+        log.warning("could not signal %s partition(s): %s; the sweeper will", len(pairs), exc)
+        return 0
+
+
+def signal(connection_id: int, partition: int) -> bool:
+    """``signal_many`` for one partition; False when Redis is unreachable."""
+    return signal_many([(connection_id, partition)]) > 0
 
 
 def _keep_key(connection_id: int, partition: int) -> None:
@@ -308,7 +313,4 @@ def wake_when_due(connection_id: int, partition: int) -> None:
 def sweep(older_than_seconds: float = 10) -> int:
     """Signal every partition holding events no drainer has (Redis was down at ingest, a worker was
     killed and its lease ran out, a key outlived its job); returns how many were signalled."""
-    count = 0
-    for connection_id, partition in claims.claimable_partitions(older_than_seconds):
-        count += signal(connection_id, partition)
-    return count
+    return signal_many(claims.claimable_partitions(older_than_seconds))

@@ -67,20 +67,8 @@ def _schedule_wake(event_id: int, delay: float) -> None:
 
 
 def signal_partitions(partitions) -> int:
-    """Ingest's one Redis call per commit (see hub.drain): signal several partitions in one round trip (and one enqueue for each that had no drain
-    job); how many were signalled, 0 when Redis is unreachable (the sweeper signals them later)."""
-    pairs = sorted(partitions)
-    try:
-        pipe = _queue().connection.pipeline(transaction=False)
-        for connection_id, partition in pairs:
-            drain.queue_signal(pipe, connection_id, partition)
-        for (connection_id, partition), unsignalled in zip(pairs, pipe.execute()[::2]):  # the SET NX answers
-            if unsignalled:
-                _queue().enqueue(drain_partition, connection_id, partition)
-        return len(pairs)
-    except redis.RedisError as exc:
-        log.warning("could not signal %s partition(s): %s; the sweeper will", len(pairs), exc)
-        return 0
+    """Ingest's one Redis round trip per commit: ``hub.drain.signal_many``."""
+    return drain.signal_many(partitions)
 
 
 def signal_events(event_ids) -> int:
@@ -91,7 +79,7 @@ def signal_events(event_ids) -> int:
     if not ids:
         return 0
     partitions = set(InboundEvent.objects.filter(pk__in=ids).values_list("connection_id", "partition"))
-    return sum(drain.signal(connection_id, partition) for connection_id, partition in partitions)
+    return drain.signal_many(partitions)
 
 
 def enqueue_event(event_id: int) -> bool:
