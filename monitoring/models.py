@@ -4,6 +4,8 @@ import zlib
 from django.conf import settings
 from django.db import models
 
+from monitoring.periods import LogQuerySet
+
 
 def partition_of(source_id: str) -> int:
     """The drain partition of a source record: stable across processes (crc32, not hash()), so every
@@ -42,6 +44,8 @@ class InboundEvent(models.Model):
     # killed worker's lease ends by itself), or when a record of it is due to be retried.
     partition = models.PositiveSmallIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
+
+    objects = LogQuerySet.as_manager()  # a date hierarchy that reads the index, not the table
 
     class Meta:
         ordering = ["-id"]
@@ -95,6 +99,8 @@ class SyncRecord(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When a retrying record is tried again")
+
+    objects = LogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

@@ -22,3 +22,12 @@ def test_ids_are_found_anywhere_and_payload_text_in_the_newest_events(monkeypatc
     assert search.event_ids("msg_old") == [old.pk]  # and so is its webhook id
     assert search.event_ids("100") == []  # ids match exactly, not as a part
     assert search.event_ids("  ") == []
+
+
+def test_payload_text_is_found_in_any_case_of_its_letters():
+    shop = Connection.objects.create(name="shop", slug="shop", kind="xcart", auth_kind="api_token")
+    event = InboundEvent.objects.create(connection=shop, idempotency_key="m1", topic="order.created",
+                                        source_id="7", body='{"reference": "XKBKNABJK", "email": "Ann@Example.org"}')
+    assert search.event_ids("xkbknabjk") == [event.pk]
+    assert search.event_ids("ann@example.ORG") == [event.pk]
+    assert search.event_ids("XKBKNABJQ") == []
