@@ -6,7 +6,6 @@ connectors.ingest, where the concurrent requests of a process share one INSERT, 
 Redis round trip.
 """
 
-import json
 import logging
 import threading
 import time
@@ -19,7 +18,7 @@ from django.db.models.signals import post_save
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from connectors import ingest
+from connectors import ingest, jsonio
 from connectors.models import Connection
 from connectors.signatures import SignatureError, verify
 from monitoring.models import InboundEvent
@@ -97,7 +96,7 @@ def accept(slug: str, meta, read_body) -> Answer:
         return _problem(401, str(exc))
 
     try:
-        payload = json.loads(body)
+        payload = jsonio.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return _problem(400, f"body is not valid JSON: {exc}")
     if not isinstance(payload, dict):

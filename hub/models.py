@@ -187,10 +187,13 @@ class Link(models.Model):
     """The ID cross-reference: this record in the source is that record in the target."""
 
     entity = models.CharField(max_length=50)
-    source_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+")
+    # The connections have no index of their own: the two in Meta, which every batch writes, serve them.
+    source_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+",
+                                          db_index=False)
     source_id = models.CharField(max_length=100)
-    target_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+")
-    target_id = models.CharField(max_length=100, db_index=True)
+    target_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+",
+                                          db_index=False)
+    target_id = models.CharField(max_length=100)
     # What the record became in the target: one X-Cart order is an M3 sales order and a ledger payment.
     target_entity = models.CharField(max_length=50, blank=True)
     flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="links")
@@ -202,8 +205,10 @@ class Link(models.Model):
                                     name="one_link_per_record_and_target_entity"),
         ]
         # A batch looks its records' links up by source id without the entity, which the unique
-        # index above needs second: without this one, every link of the connection was read.
-        indexes = [models.Index(fields=["source_connection", "source_id"], name="link_by_source_record")]
+        # index above needs second: without this one, every link of the connection was read. Back-flows
+        # look them up by target id.
+        indexes = [models.Index(fields=["source_connection", "source_id"], name="link_by_source_record"),
+                   models.Index(fields=["target_connection", "target_id"], name="link_by_target_record")]
 
     def __str__(self):
         return f"{self.entity} {self.source_id} -> {self.target_id}"
@@ -232,7 +237,8 @@ class HubWrite(models.Model):
     M3's change is polled, the hub updates X-Cart, X-Cart pushes the change, and so on.
     """
 
-    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="+",
+                                   db_index=False)  # the unique index below serves it
     entity = models.CharField(max_length=50)
     record_id = models.CharField(max_length=100)
     fields = models.JSONField(help_text="The flat field values written")

@@ -14,7 +14,6 @@ the flow's policy until it is dead-lettered; an update older than the one applie
 stale. Every attempt is a row, with its calls redacted.
 """
 
-import json
 import logging
 import time
 from collections import defaultdict
@@ -26,7 +25,7 @@ from django.conf import settings
 from django.db import connection as db_connection, transaction
 from django.utils import timezone
 
-from connectors import circuit
+from connectors import circuit, jsonio
 from connectors.base import ConnectorError
 from connectors.models import Connection
 from hub import bulkwrite, configcache, conflicts, replay
@@ -66,12 +65,12 @@ def _parse(event: InboundEvent):
         raise PayloadGone(f"event {event.pk}'s payload was purged by retention; use 'Edit the source record and "
                           "replay' to send it again")
     if event.origin == InboundEvent.Origin.POLL:
-        return json.loads(event.body), None
+        return jsonio.loads(event.body), None
     connector = connector_of(event.connection)
     if event.origin == InboundEvent.Origin.MESSAGE:
         parsed = connector.parse_message(event.body)
     else:
-        parsed = connector.parse_push(json.loads(event.body), event.headers)
+        parsed = connector.parse_push(jsonio.loads(event.body), event.headers)
     return parsed.record, (parsed.entity if parsed.record is None else None)
 
 

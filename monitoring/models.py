@@ -27,12 +27,14 @@ class InboundEvent(models.Model):
         POLL = "poll", "polled"
         MESSAGE = "message", "message (ION BOD)"
 
-    connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (connection, idempotency_key) index serves look-ups by connection.
+    connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="events",
+                                   db_index=False)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.PUSH)
     # The sender's webhook-id, or for polled records entity:id:version: the same thing twice is one event.
     idempotency_key = models.CharField(max_length=200)
     topic = models.CharField(max_length=100, help_text="entity.event, e.g. order.created")
-    source_id = models.CharField(max_length=100, db_index=True)
+    source_id = models.CharField(max_length=100)  # indexed in Meta: searched exactly, never by prefix
     headers = models.JSONField(default=dict)
     body = models.TextField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
@@ -54,7 +56,8 @@ class InboundEvent(models.Model):
         ]
         indexes = [models.Index(fields=["status", "received_at"]),
                    models.Index(fields=["connection", "partition", "status", "id"], name="event_drain_order"),
-                   models.Index(fields=["topic"], name="event_topic_idx")]  # the events list's topic filter
+                   models.Index(fields=["topic"], name="event_topic_idx"),  # the events list's topic filter
+                   models.Index(fields=["source_id"], name="event_source_id_idx")]
 
     def __str__(self):
         return f"{self.connection.slug} {self.topic} #{self.source_id}"
@@ -77,13 +80,16 @@ class SyncRecord(models.Model):
         STALE = "stale", "skipped (an older version than the one applied)"
 
     flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records")
-    event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records")
-    source_id = models.CharField(max_length=100, db_index=True)
-    target_id = models.CharField(max_length=100, blank=True, db_index=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    # Indexes: every one is written again for every record of every batch, so none is kept twice (the
+    # unique (event, flow) serves look-ups by event, (status, next_attempt_at) those by status) and the
+    # ids, searched exactly, have no second index for LIKE 'prefix%' (see Meta).
+    event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records", db_index=False)
+    source_id = models.CharField(max_length=100)
+    target_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
     # The error with its particulars (numbers, ids, quoted values) blanked: failures of one cause share it.
-    error_group = models.CharField(max_length=300, blank=True, db_index=True)
+    error_group = models.CharField(max_length=300, blank=True)
     ignored_reason = models.TextField(blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     mapping_version = models.PositiveIntegerField(null=True, blank=True, help_text="Version of the mapping used by the last attempt")
@@ -105,7 +111,10 @@ class SyncRecord(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["event", "flow"], name="one_record_per_event_and_flow")]
-        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+        indexes = [models.Index(fields=["status", "next_attempt_at"]),
+                   models.Index(fields=["source_id"], name="record_source_id_idx"),
+                   models.Index(fields=["target_id"], name="record_target_id_idx"),
+                   models.Index(fields=["error_group"], name="record_error_group_idx")]
         permissions = [("replay_syncrecord", "Can replay sync records (edit and replay too)")]
 
     def __str__(self):

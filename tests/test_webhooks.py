@@ -78,6 +78,14 @@ def test_not_json_is_400_with_the_parse_error(client, store):
     assert InboundEvent.objects.count() == 0
 
 
+def test_json_the_fast_parser_refuses_but_the_standard_one_takes_is_stored(client, store):
+    # orjson refuses integers over 64 bits; some stores send such ids: connectors.jsonio falls back
+    big = {"type": "order.created", "data": {"order_id": 5, "orderNumber": "5", "items": [], "token": 2**70}}
+    response = signed_post(client, "store", big, SECRET)
+    assert response.status_code == 202
+    assert json.loads(InboundEvent.objects.get().body)["data"]["token"] == 2**70
+
+
 @pytest.mark.parametrize("payload, message", [
     ([1, 2], "JSON object"),
     ({"data": {"order_id": 1}}, '"type"'),
