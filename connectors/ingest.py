@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.db import DatabaseError, OperationalError, connection, transaction
 
+from hub import bulkwrite
 from monitoring.models import InboundEvent, partition_of
 
 log = logging.getLogger(__name__)
@@ -48,44 +49,17 @@ class _Pending:
     error: Exception | None = None
 
 
-_FIELDS = [f for f in InboundEvent._meta.concrete_fields if not f.primary_key]
-_TABLE = InboundEvent._meta.db_table
-
-
-def _insert_sql(rows: int) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in _FIELDS)
-    values = ", ".join(["(" + ", ".join(["%s"] * len(_FIELDS)) + ")"] * rows)
-    return (f"INSERT INTO {quote(_TABLE)} ({columns}) VALUES {values} "
-            f"ON CONFLICT ({quote('connection_id')}, {quote('idempotency_key')}) DO NOTHING "
-            f"RETURNING {quote('id')}, {quote('connection_id')}, {quote('idempotency_key')}")
-
-
-def _values(event: InboundEvent) -> list:
-    event.partition = partition_of(event.source_id)
-    return [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _FIELDS]
-
-
-def _cursor():
-    """On PostgreSQL a cursor that sends the values as parameters: Django's own cursor binds them into
-    the SQL text on the client, which for the raw bodies was a tenth of ingest's CPU time."""
-    connection.ensure_connection()
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    import psycopg
-
-    raw = psycopg.Cursor(connection.connection)  # wrapped as Django wraps its own: errors, query log
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-
-
 def insert(events: list[InboundEvent]) -> list[Stored]:
     """Insert events, skipping webhook-ids their connection already has; one result per event, in
     order (the first of two rows with one id in a batch is the new one). Runs in the caller's
-    transaction, or alone in autocommit."""
-    params = [value for event in events for value in _values(event)]
-    with _cursor() as cursor:
-        cursor.execute(_insert_sql(len(events)), params)
-        new = {(conn, key): pk for pk, conn, key in cursor.fetchall()}
+    transaction, or alone in autocommit. On PostgreSQL the statement is the same for any number of
+    rows (a column per array, hub.bulkwrite): psycopg no longer parses a new text of 13 x rows
+    placeholders for every commit, which was a seventh of the committer's time."""
+    for event in events:
+        event.partition = partition_of(event.source_id)
+    rows = bulkwrite.insert_rows(InboundEvent, events, ignore_conflicts=True,
+                                 unique_fields=["connection", "idempotency_key"])
+    new = {(conn, key): pk for pk, conn, key in rows}
     repeated = defaultdict(list)  # rare: one query per connection for the batch's repeats
     for event in events:
         if (event.connection_id, event.idempotency_key) not in new:
