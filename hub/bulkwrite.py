@@ -25,6 +25,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models import F
 from django.db.models.lookups import In
 
+from connectors import jsonio
+
 try:
     from psycopg.types.json import _JsonWrapper  # Json / Jsonb, what JSONField gives on PostgreSQL
 except ImportError:  # no psycopg (SQLite), or it moved: JSON values then go by the VALUES statement
@@ -150,7 +152,7 @@ def insert_rows(model, objs: list, *, ignore_conflicts: bool = False, update_con
             if arrays is not None:
                 cursor.execute(plan.unnest, arrays)
             else:
-                rows = [[f.get_db_prep_save(f.pre_save(obj, True), db) for f in plan.fields] for obj in chunk]
+                rows = [[prepare(obj, db) for prepare in plan.preparers] for obj in chunk]
                 cursor.execute(plan.head + "VALUES " + ", ".join([plan.row] * len(chunk)) + plan.suffix,
                                [value for values in rows for value in values])
             if plan.returns_keys:
@@ -200,6 +202,7 @@ class _InsertPlan:
             self.unnest = (self.head + "SELECT * FROM UNNEST("
                            + ", ".join(f"%s::{f.db_type(db).split('(')[0]}[]" for f in self.fields) + ")" + self.suffix)
         self.writers = [_element_writer(f) for f in self.fields] if postgres else None
+        self.preparers = [_value_preparer(f) for f in self.fields]
 
 
 _plans: dict[tuple, _InsertPlan] = {}
@@ -219,6 +222,27 @@ _INTEGER_FIELDS = (models.IntegerField, models.PositiveIntegerField, models.Posi
                    models.AutoField, models.BigAutoField)
 
 
+def _plain_json(field) -> bool:
+    return type(field) is models.JSONField and field.encoder is None
+
+
+def _value_preparer(field):
+    """(obj, db) -> the field's parameter for a row of VALUES: as Django saves it, JSON written by
+    connectors.jsonio as in the arrays, so both ways store the same."""
+    def prepared(obj, db):
+        return field.get_db_prep_save(field.pre_save(obj, True), db)
+
+    if not _plain_json(field):
+        return prepared
+
+    def json_text(obj, db):
+        value = getattr(obj, field.attname)
+        if value is None or hasattr(value, "resolve_expression"):
+            return prepared(obj, db)
+        return jsonio.dumps(value)
+    return json_text
+
+
 def _element_writer(field):
     """(obj, db) -> the field's value as an array element: plain text and integer columns straight from
     the attribute (what their ``get_db_prep_save`` would give: ``str()`` / ``int()`` of it, or NULL),
@@ -235,7 +259,24 @@ def _element_writer(field):
             value = getattr(obj, attname)
             return "NULL" if value is None else int.__repr__(int(value))
         return integer
-    return lambda obj, db: _array_element(field.get_db_prep_save(field.pre_save(obj, True), db))
+    generic = lambda obj, db: _array_element(field.get_db_prep_save(field.pre_save(obj, True), db))  # noqa: E731
+    if _plain_json(field):
+        def json_value(obj, db):  # as JSONField saves it (None is SQL NULL), written by orjson
+            value = getattr(obj, attname)
+            if value is None:
+                return "NULL"
+            return generic(obj, db) if hasattr(value, "resolve_expression") else _quoted(jsonio.dumps(value))
+        return json_value
+    if kind is models.DateTimeField:
+        def moment(obj, db):  # pre_save sets auto_now(_add); an aware datetime is saved as it is
+            value = field.pre_save(obj, True)
+            if value is None:
+                return "NULL"
+            if value.__class__ is datetime.datetime and value.tzinfo is not None:
+                return '"' + value.isoformat() + '"'
+            return generic(obj, db)
+        return moment
+    return generic
 
 
 def _quoted(text: str) -> str:
@@ -259,7 +300,7 @@ def _array_element(value) -> str:
     if isinstance(value, str):
         text = value
     elif isinstance(value, _JsonWrapper):
-        text = (value.dumps or json.dumps)(value.obj)
+        text = (jsonio.dumps if value.dumps in (None, json.dumps) else value.dumps)(value.obj)
     elif isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         text = value.isoformat()
     else:
