@@ -8,54 +8,15 @@ waits here for its slot before each call (a bulk call is one call), whichever wo
 """
 
 import json
-import os
 import time
-from functools import lru_cache
-from urllib.parse import urlsplit
 
-import requests
-import requests.utils
 from django.conf import settings
+from urllib3.exceptions import HTTPError, NewConnectionError, SSLError, TimeoutError
 
 from connectors.redact import redact, redact_url
+from connectors.transport import Response, environment_for, failure, send  # noqa: F401 (environment_for: tests)
 
 MAX_LOGGED_BODY = 4000  # characters of a body kept in an attempt's log
-
-# Sessions are kept per process so keep-alive connections are reused across jobs.
-_sessions: dict[str, requests.Session] = {}
-
-
-def session_for(key: str) -> requests.Session:
-    session = _sessions.get(key)
-    if session is None:
-        session = _sessions[key] = requests.Session()
-        # Left to itself requests reads the proxy and CA bundle variables on every call: two walks
-        # over the whole environment, a tenth of a worker's time on small batches. They are read
-        # once per host instead (environment_for) and handed to each call; no .netrc either: every
-        # connection brings its own credentials.
-        session.trust_env = False
-    return session
-
-
-@lru_cache(maxsize=512)
-def environment_for(origin: str) -> tuple[dict, str | bool]:
-    """(proxies, verify) for calls to ``origin`` (scheme://host:port), from HTTP(S)_PROXY / NO_PROXY
-    and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE as requests would read them; the environment is the
-    process's, fixed once it runs."""
-    proxies = requests.utils.get_environ_proxies(origin)
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
-
-
-def _with_environment(url: str, kwargs: dict) -> dict:
-    parts = urlsplit(url)
-    proxies, verify = environment_for(f"{parts.scheme}://{parts.netloc}")
-    call = dict(kwargs)
-    if proxies:
-        call["proxies"] = {**proxies, **(kwargs.get("proxies") or {})}
-    if call.get("verify", True) is True:
-        call["verify"] = verify
-    return call
 
 
 def _loggable_body(data, mask=frozenset()):
@@ -84,13 +45,14 @@ class HttpClient:
         self.exchanges: list[dict] = []
 
     def request(self, method: str, url: str, *, session_key: str = "", log_as: str = "",
-                log_request=None, mask=frozenset(), log_response: bool = True, **kwargs) -> requests.Response:
+                log_request=None, mask=frozenset(), log_response: bool = True, **kwargs) -> Response:
         """Send one request; return the response when it is 2xx/3xx, raise ConnectorError if not.
 
         ``log_request`` replaces what is recorded as the request body (e.g. MI input fields);
         ``log_as`` names the exchange in the attempt log (e.g. ``OIS100MI/AddBatchHead``);
         ``mask`` names fields to mask in the log besides the usual credentials (personal data);
         ``log_response=False`` leaves the body out (a bulk call's answer is logged per record instead).
+        ``session_key`` is kept for the callers: keep-alive connections are pooled per host.
         """
         from connectors.base import ConnectorError
 
@@ -104,7 +66,7 @@ class HttpClient:
             time.sleep(exc.retry_after)
             return self._send(method, url, session_key, log_as, log_request, mask, kwargs, log_response)
 
-    def _send(self, method, url, session_key, log_as, log_request, mask, kwargs, log_response=True) -> requests.Response:
+    def _send(self, method, url, session_key, log_as, log_request, mask, kwargs, log_response=True) -> Response:
         from connectors.base import ConnectorError
 
         entry = {
@@ -121,18 +83,20 @@ class HttpClient:
                 entry["rate_wait_ms"] = int(waited * 1000)
         started = time.perf_counter()
         try:
-            response = session_for(session_key or self.system).request(method, url, **_with_environment(url, kwargs))
-        except requests.Timeout as exc:
-            entry.update(error=f"timeout: {exc}", duration_ms=_ms(started))
-            raise ConnectorError(f"{self.system} did not answer in time ({_short(exc)})", permanent=False) from exc
-        except requests.exceptions.SSLError as exc:
-            entry.update(error=f"TLS error: {exc}", duration_ms=_ms(started))
-            # a certificate or protocol mismatch is configuration, not weather: retrying will not help
-            raise ConnectorError(f"{self.system}: TLS handshake failed ({_tls_reason(exc)}); check the base URL "
-                                 "(https vs http) and the server's certificate", permanent=True) from exc
-        except requests.ConnectionError as exc:
-            entry.update(error=f"connection error: {exc}", duration_ms=_ms(started))
-            raise ConnectorError(f"{self.system} is unreachable ({_short(exc)})", permanent=False) from exc
+            response = send(method, url, **kwargs)
+        except HTTPError as exc:
+            cause = failure(exc)
+            # NewConnectionError (refused, unknown host) is a ConnectTimeoutError to urllib3: not a timeout here
+            if isinstance(cause, TimeoutError) and not isinstance(cause, NewConnectionError):
+                entry.update(error=f"timeout: {cause}", duration_ms=_ms(started))
+                raise ConnectorError(f"{self.system} did not answer in time ({_short(cause)})", permanent=False) from exc
+            if isinstance(cause, SSLError):
+                entry.update(error=f"TLS error: {cause}", duration_ms=_ms(started))
+                # a certificate or protocol mismatch is configuration, not weather: retrying will not help
+                raise ConnectorError(f"{self.system}: TLS handshake failed ({_tls_reason(cause)}); check the base "
+                                     "URL (https vs http) and the server's certificate", permanent=True) from exc
+            entry.update(error=f"connection error: {cause}", duration_ms=_ms(started))
+            raise ConnectorError(f"{self.system} is unreachable ({_short(cause)})", permanent=False) from exc
         entry.update(url=redact_url(response.url, mask), status=response.status_code, duration_ms=_ms(started))
         if response.status_code < 400:
             entry["response"] = _response_body(response) if log_response else "(not logged: one answer per record)"
@@ -152,7 +116,7 @@ def _ms(started: float) -> int:
 
 
 def _short(exc: Exception) -> str:
-    """requests' messages nest the cause deep; keep the last, human part."""
+    """urllib3's messages nest the cause deep; keep the last, human part."""
     text = str(exc)
     for marker in ("Connection refused", "Read timed out", "Name or service not known", "timed out"):
         if marker in text:
@@ -169,7 +133,7 @@ def _tls_reason(exc: Exception) -> str:
     return text[-200:]
 
 
-def _response_body(response: requests.Response):
+def _response_body(response: Response):
     if "json" in response.headers.get("Content-Type", ""):
         try:
             return redact(response.json())
