@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, Backends, load_average, machine, setup_django  # noqa: E402
+from bench.common import ROOT, Backends, cpu_speed, load_average, machine, setup_django  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTIONS = ["mapping", "simulators", "ingest", "e2e", "workers", "growth", "suggest"]
@@ -91,7 +91,7 @@ def main():
         backends = Backends(work)
         try:
             setup_django(backends)
-            load_before = load_average()
+            load_before, speed_before = load_average(), cpu_speed()
             body, verdicts = [], []
             for name in sections:
                 section_started = time.monotonic()
@@ -117,6 +117,9 @@ def main():
             f"Written by `{command}` (`.venv/bin/python bench/run.py`) on {now} in {time.monotonic() - started:.0f} s.",
             f"Machine: {machine()}. Load average before / after: {load_before} / {load_average()} "
             "(2 cores: any other load on the machine lowers every figure).",
+            f"Single-core speed before / after: {speed_before:,} / {cpu_speed():,} runs/s of a fixed piece of Python "
+            "(`bench/common.py` cpu_speed; on this shared machine the same code ran 1.7x faster at one hour than at another: compare "
+            "runs at similar speeds).",
             f"Backends: {backends.describe()}.", "",
         ]
         if verdicts:

@@ -11,7 +11,7 @@ import json
 import time
 
 from django.conf import settings
-from urllib3.exceptions import HTTPError, NewConnectionError, SSLError, TimeoutError
+from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError, SSLError, TimeoutError
 
 from connectors.redact import redact, redact_url
 from connectors.transport import Response, environment_for, failure, send  # noqa: F401 (environment_for: tests)
@@ -86,6 +86,10 @@ class HttpClient:
             response = send(method, url, **kwargs)
         except HTTPError as exc:
             cause = failure(exc)
+            if isinstance(cause, LocationValueError):  # no scheme, no host: configuration, not weather
+                entry.update(error=f"invalid URL: {cause}", duration_ms=_ms(started))
+                raise ConnectorError(f"{self.system}: {redact_url(url, mask)} is not a URL it can call ({cause}); "
+                                     "check the connection's base URL", permanent=True) from exc
             # NewConnectionError (refused, unknown host) is a ConnectTimeoutError to urllib3: not a timeout here
             if isinstance(cause, TimeoutError) and not isinstance(cause, NewConnectionError):
                 entry.update(error=f"timeout: {cause}", duration_ms=_ms(started))

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import certifi
 import urllib3
 from requests.utils import get_environ_proxies, select_proxy
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import LocationValueError, MaxRetryError
 
 DEFAULT_HEADERS = {"User-Agent": "integration-hub", "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 MAX_REDIRECTS = 10
@@ -103,6 +103,8 @@ def send(method: str, url: str, *, params=None, json=None, data=None, headers=No
         user, password = auth
         sent["Authorization"] = "Basic " + b64encode(f"{user}:{password}".encode("latin-1")).decode()
     parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:  # urllib3 would guess http://
+        raise LocationValueError("it does not start with http:// or https:// and a host")
     environ_proxies, environ_verify = environment_for(f"{parts.scheme}://{parts.netloc}")
     proxy = select_proxy(url, {**environ_proxies, **(proxies or {})})
     pool = _pool(proxy, environ_verify if verify in (None, True) else verify)

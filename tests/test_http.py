@@ -43,3 +43,9 @@ def test_no_proxy_hosts_are_called_directly(environment, proxy):
     with pytest.raises(ConnectorError, match="Shop is unreachable"):
         client().request("GET", "http://shop.invalid/api/orders", timeout=2)
     assert proxy.received == []
+
+
+def test_a_base_url_without_scheme_is_a_permanent_error_that_says_so(environment):
+    with pytest.raises(ConnectorError, match="check the connection's base URL") as failed:
+        client().request("GET", "shop.example.org/api/orders")
+    assert failed.value.permanent
