@@ -14,7 +14,7 @@ from django.conf import settings
 from urllib3.exceptions import HTTPError, LocationValueError, NewConnectionError, SSLError, TimeoutError
 
 from connectors.redact import redact, redact_url
-from connectors.transport import Response, environment_for, failure, send  # noqa: F401 (environment_for: tests)
+from connectors.transport import Response, failure, send
 
 MAX_LOGGED_BODY = 4000  # characters of a body kept in an attempt's log
 

@@ -128,11 +128,11 @@ def insert_rows(model, objs: list, *, ignore_conflicts: bool = False, update_con
     rows inserted are returned as (pk, *unique columns), their objects left as they were.
     ``update_conflicts`` overwrites ``update_fields`` of the row holding ``unique_fields`` (the pk is
     then not read back)."""
-    if not objs:
-        return [] if ignore_conflicts and unique_fields else None
     db = connections[DEFAULT_DB_ALIAS]  # the connection itself: the proxy costs a lookup per use
     plan = _insert_plan(model, db.vendor, ignore_conflicts, update_conflicts, tuple(unique_fields or ()),
                         tuple(update_fields or ()))
+    if not objs:
+        return [] if plan.returns_keys else None
     inserted = [] if plan.returns_keys else None
     with binding_cursor(db) as cursor:
         for start in range(0, len(objs), plan.per_statement):
@@ -259,14 +259,10 @@ def _element_writer(field):
             value = getattr(obj, attname)
             return "NULL" if value is None else int.__repr__(int(value))
         return integer
+    if _plain_json(field):  # the JSON text the VALUES way sends, as an element
+        prepare = _value_preparer(field)
+        return lambda obj, db: _array_element(prepare(obj, db))
     generic = lambda obj, db: _array_element(field.get_db_prep_save(field.pre_save(obj, True), db))  # noqa: E731
-    if _plain_json(field):
-        def json_value(obj, db):  # as JSONField saves it (None is SQL NULL), written by orjson
-            value = getattr(obj, attname)
-            if value is None:
-                return "NULL"
-            return generic(obj, db) if hasattr(value, "resolve_expression") else _quoted(jsonio.dumps(value))
-        return json_value
     if kind is models.DateTimeField:
         def moment(obj, db):  # pre_save sets auto_now(_add); an aware datetime is saved as it is
             value = field.pre_save(obj, True)

@@ -4,7 +4,8 @@ the environment on every call (connectors.http reads it once per host)."""
 import pytest
 
 from connectors.base import ConnectorError
-from connectors.http import HttpClient, environment_for
+from connectors.http import HttpClient
+from connectors.transport import environment_for
 from tests.receiver import Receiver
 
 
