@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from hub import bulkread
 from hub.bulkwrite import any_of
 from monitoring.models import InboundEvent
 
@@ -43,9 +44,8 @@ def claim(connection_id: int, partition: int, limit: int, lease_seconds: float) 
 def claim_events(connection_id: int, partition: int, limit: int, lease_seconds: float) -> list[InboundEvent]:
     """``claim``, with the claimed events themselves, in order: the same statement returns their rows,
     so the drainer does not read them again."""
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in InboundEvent._meta.concrete_fields)
-    events = list(InboundEvent.objects.raw(_claim_sql(columns), _claim_params(connection_id, partition, limit,
-                                                                             lease_seconds)))
+    events = bulkread.instances(InboundEvent, _claim_sql(bulkread.columns(InboundEvent)),
+                                _claim_params(connection_id, partition, limit, lease_seconds))
     return sorted(events, key=lambda event: event.pk)
 
 

@@ -28,7 +28,7 @@ from django.utils import timezone
 from connectors import circuit, jsonio
 from connectors.base import ConnectorError
 from connectors.models import Connection
-from hub import bulkwrite, configcache, conflicts, replay
+from hub import bulkread, bulkwrite, configcache, conflicts, replay
 from hub.bulkwrite import any_of, list_param, one_of
 from hub.models import Flow, HubWrite, Link
 from mappings.engine import MappingError
@@ -574,9 +574,10 @@ def _echoes(events: list[InboundEvent]) -> dict[int, str]:
     for event in events:
         by_connection[event.connection_id].add(event.source_id)
     writes = {}
-    sql = f"SELECT * FROM {HubWrite._meta.db_table} WHERE connection_id = %s AND {one_of('record_id')}"
+    sql = (f"SELECT {bulkread.columns(HubWrite)} FROM {HubWrite._meta.db_table} "
+           f"WHERE connection_id = %s AND {one_of('record_id')}")
     for connection_id, ids in by_connection.items():
-        for write in HubWrite.objects.raw(sql, [connection_id, list_param(ids)]):
+        for write in bulkread.instances(HubWrite, sql, [connection_id, list_param(ids)]):
             writes[(write.connection_id, write.entity, write.record_id)] = write
     echoes = {}
     for event in events:
@@ -624,9 +625,9 @@ def _records(pairs: list[tuple[InboundEvent, Flow]]) -> dict[tuple[int, int], Sy
     lease), else a new one, inserted with its outcome when the batch is saved."""
     if not pairs:
         return {}
-    sql = f"SELECT * FROM {SyncRecord._meta.db_table} WHERE {one_of('event_id')}"
+    sql = f"SELECT {bulkread.columns(SyncRecord)} FROM {SyncRecord._meta.db_table} WHERE {one_of('event_id')}"
     existing = {(r.event_id, r.flow_id): r
-                for r in SyncRecord.objects.raw(sql, [list_param(event.pk for event, _ in pairs)])}
+                for r in bulkread.instances(SyncRecord, sql, [list_param(event.pk for event, _ in pairs)])}
     for event, flow in pairs:
         if (event.pk, flow.pk) not in existing:
             existing[(event.pk, flow.pk)] = SyncRecord(event=event, flow=flow, source_id=event.source_id)
