@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import django_rq
 import pytest
-from django.db import connection as db_connection
+from django.db import IntegrityError, connection as db_connection
 from django.utils import timezone
 
 from bench import scenario
@@ -139,6 +139,31 @@ def test_a_worker_killed_between_the_bulk_call_and_its_commit_makes_no_second_do
         assert record.status == SyncRecord.Status.SYNCED
         [attempt] = record.attempts.all()
         assert "found by OrderNumber" in attempt.note
+
+
+def test_a_second_drainer_of_a_batch_is_refused_by_the_ledger_and_writes_nothing(client, rest_flow, settings,
+                                                                                monkeypatch):
+    """Two drainers that both read the ledger before either committed (a lease lost mid-batch): the
+    second one's batch fails at the unique (event, flow) row, and its whole transaction, pipelined on
+    PostgreSQL, is rolled back: no second attempt, the events' states untouched, the connection usable."""
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, range(3))
+    source = rest_flow["source"]
+    ids = claims.claim(source.pk, 0, 50, lease_seconds=30)
+    pipeline.process_events(ids)
+    assert SyncAttempt.objects.count() == 3
+    InboundEvent.objects.update(status=InboundEvent.Status.RECEIVED, processed_at=None)
+
+    def as_read_before_the_first_commit(pairs):
+        return {(event.pk, flow.pk): SyncRecord(event=event, flow=flow, source_id=event.source_id)
+                for event, flow in pairs}
+
+    monkeypatch.setattr(pipeline, "_records", as_read_before_the_first_commit)
+    with pytest.raises(IntegrityError):
+        pipeline.process_events(ids)
+    assert SyncRecord.objects.count() == 3 and SyncAttempt.objects.count() == 3
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.RECEIVED}
+    assert all(len(documents_with(rest_flow["sim"], f"T{n:07d}")) == 1 for n in range(3))
 
 
 def test_claims_are_oldest_first_exclusive_and_leased(rest_flow):
