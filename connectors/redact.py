@@ -60,9 +60,16 @@ def redact(value, also=frozenset()):
     """A copy of ``value`` (dicts, lists, scalars) with every credential-looking entry masked, and
     the keys in ``also`` (upper-case names a caller knows to be personal, e.g. a search query)."""
     if isinstance(value, dict):
-        return {k: (MASK if is_secret_key(str(k)) or k in also else redact(v, also)) for k, v in value.items()}
+        personal = _personal_fields()
+        copy = {}
+        for k, v in value.items():
+            if _is_secret(str(k), personal) or k in also:
+                copy[k] = MASK
+            else:  # scalars as they are: no call per value (every field of every logged document)
+                copy[k] = redact(v, also) if isinstance(v, (dict, list)) else v
+        return copy
     if isinstance(value, list):
-        return [redact(v, also) for v in value]
+        return [redact(v, also) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
