@@ -189,14 +189,15 @@ class Link(models.Model):
     entity = models.CharField(max_length=50)
     # The connections have no index of their own: the two in Meta, which every batch writes, serve them.
     source_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+",
-                                          db_index=False)
+                                          db_index=False, db_constraint=False)  # no constraint: monitoring/models.py says why
     source_id = models.CharField(max_length=100)
     target_connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="+",
-                                          db_index=False)
+                                          db_index=False, db_constraint=False)
     target_id = models.CharField(max_length=100)
     # What the record became in the target: one X-Cart order is an M3 sales order and a ledger payment.
     target_entity = models.CharField(max_length=50, blank=True)
-    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="links")
+    flow = models.ForeignKey(Flow, null=True, blank=True, on_delete=models.SET_NULL, related_name="links",
+                             db_constraint=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -238,7 +239,7 @@ class HubWrite(models.Model):
     """
 
     connection = models.ForeignKey("connectors.Connection", on_delete=models.CASCADE, related_name="+",
-                                   db_index=False)  # the unique index below serves it
+                                   db_index=False, db_constraint=False)  # the unique index below serves it
     entity = models.CharField(max_length=50)
     record_id = models.CharField(max_length=100)
     fields = models.JSONField(help_text="The flat field values written")

@@ -13,6 +13,15 @@ def partition_of(source_id: str) -> int:
     return zlib.crc32(str(source_id).encode()) % max(1, settings.HUB_PARTITIONS)
 
 
+# The log tables (events, sync records, attempts; hub's Link and HubWrite) keep their references
+# without a FOREIGN KEY constraint in the database (db_constraint=False; the indexes stay). PostgreSQL
+# checks every constraint of every inserted row, a look-up and a row lock on the row referred to:
+# eight checks per delivered record were a fifth of the database's CPU time per batch. Only the hub
+# writes these rows, with ids it has just read or inserted in the same transaction, and rows are only
+# deleted through the ORM, which applies the on_delete rules (PROTECT, CASCADE, SET_NULL) itself
+# (tests/test_log_references.py).
+
+
 class InboundEvent(models.Model):
     """A webhook exactly as received (raw body), stored before it is acknowledged."""
 
@@ -29,7 +38,7 @@ class InboundEvent(models.Model):
 
     # No index of its own: the unique (connection, idempotency_key) index serves look-ups by connection.
     connection = models.ForeignKey("connectors.Connection", on_delete=models.PROTECT, related_name="events",
-                                   db_index=False)
+                                   db_index=False, db_constraint=False)
     origin = models.CharField(max_length=10, choices=Origin.choices, default=Origin.PUSH)
     # The sender's webhook-id, or for polled records entity:id:version: the same thing twice is one event.
     idempotency_key = models.CharField(max_length=200)
@@ -79,11 +88,12 @@ class SyncRecord(models.Model):
         IGNORED = "ignored", "ignored (by an operator)"
         STALE = "stale", "skipped (an older version than the one applied)"
 
-    flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records")
+    flow = models.ForeignKey("hub.Flow", on_delete=models.PROTECT, related_name="records", db_constraint=False)
     # Indexes: every one is written again for every record of every batch, so none is kept twice (the
     # unique (event, flow) serves look-ups by event, (status, next_attempt_at) those by status) and the
     # ids, searched exactly, have no second index for LIKE 'prefix%' (see Meta).
-    event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records", db_index=False)
+    event = models.ForeignKey(InboundEvent, on_delete=models.PROTECT, related_name="records", db_index=False,
+                              db_constraint=False)
     source_id = models.CharField(max_length=100)
     target_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
@@ -141,7 +151,7 @@ class SyncAttempt(models.Model):
         GAVE_UP = "gave_up", "transient error, retries used up"
         STALE = "stale", "skipped: older than the version applied"
 
-    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="attempts")
+    record = models.ForeignKey(SyncRecord, on_delete=models.CASCADE, related_name="attempts", db_constraint=False)
     number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     error = models.TextField(blank=True)
