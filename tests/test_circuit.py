@@ -24,7 +24,9 @@ def burst(with_scheduler=False):
 
 
 def test_circuit_opens_holds_then_probes_and_closes(client, simulators, settings):
-    settings.HUB_CIRCUIT_THRESHOLD, settings.HUB_CIRCUIT_COOLDOWN = 2, 1
+    # A cool-down long enough that the third order still finds the circuit open on a loaded machine
+    # (with 1 s, its burst once started after the cool-down and became the half-open probe).
+    settings.HUB_CIRCUIT_THRESHOLD, settings.HUB_CIRCUIT_COOLDOWN = 2, 3
     settings.HUB_RETRY_BACKOFF, settings.HUB_MAX_ATTEMPTS = 30, 5  # retries far off: the test drives them
     setup = demo.seed(simulators.url)
     Flow.objects.filter(name=demo.PAYMENT_FLOW).update(enabled=False)
@@ -41,7 +43,7 @@ def test_circuit_opens_holds_then_probes_and_closes(client, simulators, settings
     assert held.status == "retrying" and held.attempt_count == 0 and "circuit is open" in held.error  # waited, not tried
 
     requests.post(f"{simulators.url}/ionapi/_control/reset", timeout=5)  # M3 is back
-    time.sleep(2.1)  # the cool-down; the held record's replay was scheduled for its end
+    time.sleep(settings.HUB_CIRCUIT_COOLDOWN + 0.1)  # the held record's replay was scheduled for the cool-down's end
     burst(with_scheduler=True)  # moves the due replay to the queue and runs it: the half-open probe
     m3.refresh_from_db()
     held.refresh_from_db()
