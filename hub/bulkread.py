@@ -36,13 +36,32 @@ def columns(model) -> str:
     return _plan(model)[0]
 
 
+class Pending:
+    """A statement sent now and answered when read: inside ``bulkwrite.pipelined()`` several reach
+    PostgreSQL in one round trip. ``model``: the rows are read as its instances (the statement selects
+    ``columns(model)``), else as tuples."""
+
+    def __init__(self, sql: str, params, model=None):
+        self.model = model
+        self._cursor = connection.cursor()
+        self._cursor.execute(sql, params)
+
+    def result(self) -> list:
+        try:
+            rows = self._cursor.fetchall()
+        finally:
+            self._cursor.close()
+        return rows if self.model is None else _instances(self.model, rows)
+
+
 def instances(model, sql: str, params) -> list:
     """Run ``sql`` (selecting or returning ``columns(model)``, in that order) and return the rows as
     instances of ``model``, their values converted as a queryset would."""
+    return Pending(sql, params, model).result()
+
+
+def _instances(model, rows) -> list:
     _, names, converters = _plan(model)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
     alias = connection.alias
     objs = []
     for row in rows:

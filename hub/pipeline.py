@@ -139,23 +139,26 @@ def record_value(record: dict, path: str):
 class Links:
     """The links of a batch's records both ways, read in one query; new links are added as they are made."""
 
-    def __init__(self, source_ids: dict[int, set[str]]):
+    def __init__(self, source_ids: dict[int, set[str]], rows=None):
+        """``rows``: what ``Links.read(source_ids)`` answered (read now when not given)."""
         self.forward, self.backward = {}, {}
+        rows = rows if rows is not None else Links.read(source_ids).result()
+        for row in rows:
+            src, _, source_id, tgt, _, target_id = row
+            if source_id in source_ids.get(src, ()):
+                self.forward[row[:5]] = target_id
+            if target_id in source_ids.get(tgt, ()):
+                self.backward.setdefault((src, tgt, target_id), source_id)
+
+    @staticmethod
+    def read(source_ids: dict[int, set[str]]) -> bulkread.Pending:
+        """The look-up, sent: for several sources it reads a few links more than asked (each source's
+        ids with the others'), which ``__init__`` leaves out."""
+        ids = set().union(*source_ids.values())
         sql = (f"SELECT source_connection_id, entity, source_id, target_connection_id, target_entity, target_id "
-               f"FROM {Link._meta.db_table} WHERE (source_connection_id = %s AND {one_of('source_id')})"  # by our flows
-               f" OR (target_connection_id = %s AND {one_of('target_id')}) ORDER BY id")  # by back-flows
-        for connection_id, ids in source_ids.items():
-            if not ids:
-                continue
-            with db_connection.cursor() as cursor:
-                cursor.execute(sql, [connection_id, list_param(ids), connection_id, list_param(ids)])
-                rows = cursor.fetchall()
-            for row in rows:
-                src, _, source_id, tgt, _, target_id = row
-                if src == connection_id and source_id in ids:
-                    self.forward[row[:5]] = target_id
-                if tgt == connection_id and target_id in ids:
-                    self.backward.setdefault((src, tgt, target_id), source_id)
+               f"FROM {Link._meta.db_table} WHERE ({one_of('source_connection_id')} AND {one_of('source_id')})"
+               f" OR ({one_of('target_connection_id')} AND {one_of('target_id')}) ORDER BY id")  # ours, back-flows'
+        return bulkread.Pending(sql, [list_param(source_ids), list_param(ids)] * 2)
 
     def target_of(self, flow: Flow, source_id: str) -> str | None:
         """The record's id in the flow's target, from a link made in either direction: a back-flow
@@ -231,21 +234,24 @@ class Circuits:
                 circuit.failed(target_id)
 
 
-def applied_versions(keys: set[tuple[int, str]]) -> dict[tuple[int, str], str]:
-    """(flow id, source id) -> the newest source version delivered, for a batch's records in one query."""
+def applied_versions(keys: set[tuple[int, str]], rows=None) -> dict[tuple[int, str], str]:
+    """(flow id, source id) -> the newest source version delivered, for a batch's records in one query;
+    ``rows``: what ``read_applied_versions`` answered for these keys or more (read now when not given)."""
     if not keys:
         return {}
+    rows = rows if rows is not None else read_applied_versions(keys).result()
+    return {(flow_id, source_id): version for flow_id, source_id, version in rows if (flow_id, source_id) in keys}
+
+
+def read_applied_versions(keys: set[tuple[int, str]]) -> bulkread.Pending:
     # The maximum in the database, not every synced row (a stock level polled all year has thousands),
     # compared by code point as Python compares the versions: PostgreSQL's "C" collation, SQLite's BINARY.
     by_code_point = '"C"' if db_connection.vendor == "postgresql" else "BINARY"
     sql = (f"SELECT flow_id, source_id, MAX(source_version COLLATE {by_code_point}) FROM {SyncRecord._meta.db_table} "
            f"WHERE {one_of('source_id')} AND {one_of('flow_id')} AND status = %s AND source_version <> '' "
            "GROUP BY flow_id, source_id")
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql, [list_param(source_id for _, source_id in keys), list_param(flow_id for flow_id, _ in keys),
-                             SyncRecord.Status.SYNCED])
-        rows = cursor.fetchall()
-    return {(flow_id, source_id): version for flow_id, source_id, version in rows if (flow_id, source_id) in keys}
+    return bulkread.Pending(sql, [list_param(source_id for _, source_id in keys),
+                                  list_param(flow_id for flow_id, _ in keys), SyncRecord.Status.SYNCED])
 
 
 # --- one record's work ------------------------------------------------------------------------------
@@ -571,17 +577,17 @@ def flows_for(event: InboundEvent, flows=None) -> list[Flow]:
     return [flow for flow in flows.get((event.connection_id, entity), []) if flow.source_event in ("*", action)]
 
 
-def _echoes(events: list[InboundEvent]) -> dict[int, str]:
-    """event id -> why it is the hub's own write coming back (one query for the batch)."""
-    by_connection = defaultdict(set)
-    for event in events:
-        by_connection[event.connection_id].add(event.source_id)
-    writes = {}
+def _read_hub_writes(events: list[InboundEvent]) -> bulkread.Pending:
+    """What the hub last wrote to the events' records (for several sources, a few more: see ``_echoes``)."""
     sql = (f"SELECT {bulkread.columns(HubWrite)} FROM {HubWrite._meta.db_table} "
-           f"WHERE connection_id = %s AND {one_of('record_id')}")
-    for connection_id, ids in by_connection.items():
-        for write in bulkread.instances(HubWrite, sql, [connection_id, list_param(ids)]):
-            writes[(write.connection_id, write.entity, write.record_id)] = write
+           f"WHERE {one_of('connection_id')} AND {one_of('record_id')}")
+    return bulkread.Pending(sql, [list_param({e.connection_id for e in events}), list_param({e.source_id for e in events})],
+                            HubWrite)
+
+
+def _echoes(events: list[InboundEvent], hub_writes: list[HubWrite]) -> dict[int, str]:
+    """event id -> why it is the hub's own write coming back."""
+    writes = {(write.connection_id, write.entity, write.record_id): write for write in hub_writes}
     echoes = {}
     for event in events:
         entity = event.topic.partition(".")[0]
@@ -623,14 +629,16 @@ def applies(flow: Flow, event: InboundEvent, links: Links) -> bool:
     return True
 
 
-def _records(pairs: list[tuple[InboundEvent, Flow]]) -> dict[tuple[int, int], SyncRecord]:
+def _read_records(events: list[InboundEvent]) -> bulkread.Pending:
+    """The ledger rows of the events, whatever their flow."""
+    sql = f"SELECT {bulkread.columns(SyncRecord)} FROM {SyncRecord._meta.db_table} WHERE {one_of('event_id')}"
+    return bulkread.Pending(sql, [list_param(event.pk for event in events)], SyncRecord)
+
+
+def _records(pairs: list[tuple[InboundEvent, Flow]], stored: list[SyncRecord]) -> dict[tuple[int, int], SyncRecord]:
     """The ledger row of each (event, flow): the stored one (a retry, a batch taken over after a lost
     lease), else a new one, inserted with its outcome when the batch is saved."""
-    if not pairs:
-        return {}
-    sql = f"SELECT {bulkread.columns(SyncRecord)} FROM {SyncRecord._meta.db_table} WHERE {one_of('event_id')}"
-    existing = {(r.event_id, r.flow_id): r
-                for r in bulkread.instances(SyncRecord, sql, [list_param(event.pk for event, _ in pairs)])}
+    existing = {(r.event_id, r.flow_id): r for r in stored}
     for event, flow in pairs:
         if (event.pk, flow.pk) not in existing:
             existing[(event.pk, flow.pk)] = SyncRecord(event=event, flow=flow, source_id=event.source_id)
@@ -699,12 +707,19 @@ def process_events(event_ids: list[int], claimed: list[InboundEvent] | None = No
         else:
             updates[event.pk] = (InboundEvent.Status.IGNORED,
                                  f"no enabled flow for {event.connection.slug} {event.topic}", None)
-    _read_all([event for event, _ in routed])
-    echoes = _echoes([event for event, _ in routed])
+    routed_events = [event for event, _ in routed]
+    _read_all(routed_events)
     source_ids = defaultdict(set)
-    for event, _ in routed:
+    for event in routed_events:
         source_ids[event.connection_id].add(event.source_id)
-    links = Links(source_ids)
+    hub_writes, link_rows, stored, version_rows = [], [], [], []
+    if routed:
+        with bulkwrite.pipelined():  # the batch's four look-ups, in one round trip on PostgreSQL
+            reads = [_read_hub_writes(routed_events), Links.read(source_ids), _read_records(routed_events),
+                     read_applied_versions({(flow.pk, event.source_id) for event, flows in routed for flow in flows})]
+            hub_writes, link_rows, stored, version_rows = [read.result() for read in reads]
+    echoes = _echoes(routed_events, hub_writes)
+    links = Links(source_ids, link_rows)
     pairs = []
     for event, event_flows in routed:
         if event.pk in echoes:
@@ -714,11 +729,11 @@ def process_events(event_ids: list[int], claimed: list[InboundEvent] | None = No
         pairs += [(event, flow) for flow in applying]
         if not applying:
             updates[event.pk] = (InboundEvent.Status.PROCESSED, "", None)
-    records = _records(pairs)
+    records = _records(pairs, stored)
     works = [Work(records[(event.pk, flow.pk)], event, flow) for event, flow in pairs
              if records[(event.pk, flow.pk)].status not in SETTLED]
     tried = [w.record.pk for w in works if w.record.attempt_count]  # a new record has no pinned version
-    batch = Batch(links, applied_versions({(w.flow.pk, w.record.source_id) for w in works}),
+    batch = Batch(links, applied_versions({(w.flow.pk, w.record.source_id) for w in works}, version_rows),
                   replay.pinned_versions(tried) if tried else {})
     run(works, batch)
     by_event = defaultdict(list)

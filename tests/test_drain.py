@@ -154,7 +154,7 @@ def test_a_second_drainer_of_a_batch_is_refused_by_the_ledger_and_writes_nothing
     assert SyncAttempt.objects.count() == 3
     InboundEvent.objects.update(status=InboundEvent.Status.RECEIVED, processed_at=None)
 
-    def as_read_before_the_first_commit(pairs):
+    def as_read_before_the_first_commit(pairs, stored):
         return {(event.pk, flow.pk): SyncRecord(event=event, flow=flow, source_id=event.source_id)
                 for event, flow in pairs}
 
