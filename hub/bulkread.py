@@ -15,7 +15,7 @@ _plans: dict[tuple, tuple] = {}
 
 
 def _plan(model) -> tuple:
-    """(column list as SQL, attribute names, [(index, converters)]) for the model on this database."""
+    """(column list as SQL, attribute names, [(index, column, converters)]) for the model on this database."""
     key = (model, connection.vendor)
     plan = _plans.get(key)
     if plan is None:

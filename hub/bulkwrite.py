@@ -106,11 +106,12 @@ def list_param(values) -> list | str:
 @contextmanager
 def pipelined():
     """On PostgreSQL, psycopg's pipeline mode for the statements run inside: each is sent without
-    waiting for the answer to the one before, and the client waits once, when it reads a result (a
-    RETURNING) or at the end. A batch's transaction is then three round trips instead of seven; each
-    one is a wait for the database process to be scheduled, which on a loaded machine is what made a
-    batch slow. A failed statement's error is raised there, the statements after it are not run, and
-    the transaction is rolled back as usual. Read no ``rowcount`` inside (it is not known yet)."""
+    waiting for the answer to the one before, and the client waits once, when it reads a result (rows,
+    a RETURNING) or at the end. A batch's four look-ups are then one round trip instead of four, its
+    transaction three instead of seven; each is a wait for the database process to be scheduled, which
+    on a loaded machine is what made a batch slow. A failed statement's error is raised there, the
+    statements after it are not run, and a transaction is rolled back as usual. Read no ``rowcount``
+    inside (it is not known yet); Django's query log has no text for the statements sent this way."""
     if connection.vendor != "postgresql":
         yield
         return
