@@ -716,7 +716,8 @@ def process_events(event_ids: list[int], claimed: list[InboundEvent] | None = No
     if routed:
         with bulkwrite.pipelined():  # the batch's four look-ups, in one round trip on PostgreSQL
             reads = [_read_hub_writes(routed_events), Links.read(source_ids), _read_records(routed_events),
-                     read_applied_versions({(flow.pk, event.source_id) for event, flows in routed for flow in flows})]
+                     read_applied_versions({(flow.pk, event.source_id) for event, event_flows in routed
+                                            for flow in event_flows})]
             hub_writes, link_rows, stored, version_rows = [read.result() for read in reads]
     echoes = _echoes(routed_events, hub_writes)
     links = Links(source_ids, link_rows)
