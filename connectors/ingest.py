@@ -4,8 +4,14 @@ A commit costs a flush of PostgreSQL's write-ahead log (about 0.4 ms on this mac
 webhooks a second that flush, not the work, is the limit. So a request does not commit its own row: it
 hands the row to its process's committer thread and waits. The committer takes every row waiting (no
 timer: at low load a batch is one row, under load it is what arrived during the previous commit),
-inserts them in one statement, commits, signals each partition once, and only then wakes the requests,
-so a 202 still means "stored and signalled".
+inserts them in one statement, commits, and wakes the requests: a 202 means "stored".
+
+Signalling (hub.drain.signal_many, one Redis round trip) costs about as much CPU as the rest of a
+commit: a system call and a wake-up each way on this kind of machine. So the committer signals at most
+once per ``HUB_SIGNAL_WINDOW``: a commit after a quiet spell signals its partitions at once, before its
+requests are woken; what commits within the window after a signal is signalled together at the window's
+end. A drainer busy with the partition claims those events anyway, and an idle one hears of them a few
+milliseconds later. If the process dies inside the window, the sweeper signals them.
 
 A repeated webhook-id is not an error: the INSERT skips it (``ON CONFLICT DO NOTHING``) and its request
 is told the stored event. A row the database refuses for itself (not a duplicate) fails alone: the
@@ -16,9 +22,11 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection, transaction
 
 from hub import bulkwrite
@@ -84,11 +92,39 @@ def insert(events: list[InboundEvent]) -> list[Stored]:
 
 # --- the committer: one per web process ------------------------------------------------------------
 
+class SignalWindow:
+    """Partitions to signal, sent at most once per ``window`` seconds (see the module's docstring)."""
+
+    def __init__(self, signal, window: float):
+        self._signal, self._window = signal, window
+        self._waiting: set = set()
+        self._next_at = float("-inf")  # monotonic time from which a signal may go at once
+
+    def add(self, partitions) -> None:
+        """Signal ``partitions`` now if the window allows, else at its end (``flush``)."""
+        self._waiting |= partitions
+        if time.monotonic() >= self._next_at:
+            self.flush()
+
+    def timeout(self) -> float | None:
+        """Seconds until the waiting partitions are due; None when none waits."""
+        if not self._waiting:
+            return None
+        return max(0.0, self._next_at - time.monotonic())
+
+    def flush(self) -> None:
+        if self._waiting:
+            waiting, self._waiting = self._waiting, set()
+            self._next_at = time.monotonic() + self._window
+            self._signal(waiting)
+
+
 class Committer:
     """A thread that writes the rows requests hand it, a batch per commit (see the module's docstring)."""
 
-    def __init__(self, signal):
-        self._signal = signal  # signal(set of (connection id, partition)) after a commit
+    def __init__(self, signal, window: float | None = None):
+        # signal(set of (connection id, partition)) after a commit, at most once per window
+        self._signals = SignalWindow(signal, settings.HUB_SIGNAL_WINDOW if window is None else window)
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)
         self._thread.start()
@@ -109,8 +145,13 @@ class Committer:
 
     def _run(self):
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self._signals.timeout())
+            except queue.Empty:  # a window ended with partitions waiting
+                self._signals.flush()
+                continue
             if first is None:
+                self._signals.flush()
                 connection.close()
                 return
             batch = [first]
@@ -154,7 +195,7 @@ class Committer:
                     pending.error = exc
         fresh = {(p.event.connection_id, p.event.partition) for p in batch if p.result and not p.result.duplicate}
         if fresh:
-            self._signal(fresh)
+            self._signals.add(fresh)
         for pending in batch:
             pending.done.set()
 
@@ -184,9 +225,9 @@ def shutdown() -> None:
 
 
 def store(event: InboundEvent) -> Stored:
-    """Store a new event (committed when this returns) and signal its partition; a repeated
-    webhook-id returns the stored event. Inside a transaction (a test, a caller's atomic block) the
-    row is written in it and the signal waits for its commit."""
+    """Store a new event (committed when this returns; its partition signalled, or due to be within
+    HUB_SIGNAL_WINDOW); a repeated webhook-id returns the stored event. Inside a transaction (a test,
+    a caller's atomic block) the row is written in it and the signal waits for its commit."""
     if connection.in_atomic_block:
         try:
             with transaction.atomic():  # a savepoint keeps the caller's transaction usable after an error

@@ -2,8 +2,8 @@
 
 Order matters: nothing is stored unless the signature is right, and the event's partition is
 signalled only after the event row is committed, so a drainer never misses it. The row goes through
-connectors.ingest, where the concurrent requests of a process share one INSERT, one COMMIT and one
-Redis round trip.
+connectors.ingest, where the concurrent requests of a process share one INSERT and one COMMIT, and
+their signals one Redis round trip.
 """
 
 import logging
@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http.request import HttpHeaders
 from django.db.models.signals import post_save
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -54,8 +53,25 @@ def _forget_connections(**kwargs):
 
 post_save.connect(_forget_connections, sender=Connection, dispatch_uid="webhooks-forget-connections")
 
-# Headers kept with the event for tracing; signatures and credentials are not.
-KEPT_HEADERS = ("content-type", "user-agent", "webhook-id", "webhook-timestamp", "x-request-id")
+# Headers kept with the event for tracing, named as Django's request.headers names them; signatures
+# and credentials are not kept.
+KEPT_HEADERS = ("Content-Type", "User-Agent", "Webhook-Id", "Webhook-Timestamp", "X-Request-Id")
+
+
+class RequestHeaders:
+    """A request's headers, read from the WSGI environ (or request.META) by name when asked for, as
+    ``request.headers.get`` reads them. Django's HttpHeaders parses every key of the environ up front,
+    and Granian's environ also holds the whole process environment: some 60 keys per webhook for the
+    three or four a webhook needs."""
+
+    _UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
+
+    def __init__(self, meta):
+        self._meta = meta
+
+    def get(self, name: str, default=None):
+        key = name.upper().replace("-", "_")
+        return self._meta.get(key if key in self._UNPREFIXED else "HTTP_" + key, default)
 
 
 class Answer(NamedTuple):
@@ -89,7 +105,7 @@ def accept(slug: str, meta, read_body) -> Answer:
     secret = connection.secret("webhook_secret")
     if not secret:
         return _problem(401, "this connection has no webhook signing secret; set one in the admin")
-    headers = HttpHeaders(meta)
+    headers = RequestHeaders(meta)
     try:
         webhook_id = verify(secret, headers, body)
     except SignatureError as exc:
@@ -106,11 +122,11 @@ def accept(slug: str, meta, read_body) -> Answer:
     except (ValueError, NotImplementedError) as exc:
         return _problem(400, str(exc))
 
-    kept = {k: v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    kept = {name: value for name in KEPT_HEADERS if (value := headers.get(name)) is not None}
     event = InboundEvent(connection=connection, idempotency_key=webhook_id, topic=parsed.topic,
                          source_id=parsed.source_id, headers=kept, body=body.decode("utf-8"))
     try:
-        stored = ingest.store(event)  # committed and its partition signalled when this returns
+        stored = ingest.store(event)  # committed when this returns (its partition signalled, or soon)
     except ingest.NotStored:  # the database is busy or down: not stored, so ask the sender to retry
         log.exception("could not store a webhook for %s", slug)
         return _problem(503, "the hub could not store the event; retry later", **{"Retry-After": "5"})

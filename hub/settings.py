@@ -163,6 +163,10 @@ HUB_DRAIN_LINGER = env.float("HUB_DRAIN_LINGER", default=0.5)
 # busy) waits until then before claiming, so that batches grow with the load instead of running back to
 # back at an event or two each; after a quiet spell it claims at once.
 HUB_DRAIN_GATHER = env.float("HUB_DRAIN_GATHER", default=0.02)
+# A web process signals the partitions of what it stored at most once per this many seconds (a Redis
+# round trip costs as much CPU as the commit): at once after a quiet spell, else at the window's end
+# (connectors.ingest). 0 signals after every commit.
+HUB_SIGNAL_WINDOW = env.float("HUB_SIGNAL_WINDOW", default=0.005)
 
 # Alerts by e-mail: Django's mail settings (console backend unless EMAIL_URL says otherwise).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -8,7 +8,6 @@ webhook URL in any other method, goes to Django.
 """
 
 import gc
-import json
 import logging
 import os
 import re
@@ -22,7 +21,7 @@ django_application = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after the apps are loaded)
 from django.db import close_old_connections  # noqa: E402
 
-from connectors import webhooks  # noqa: E402
+from connectors import jsonio, webhooks  # noqa: E402
 
 # What start-up made (Django, the apps, the URL conf) lives as long as the process: keep it out of the
 # cyclic collector's full passes, which otherwise walk it again and again under load (as in hub.drain).
@@ -43,8 +42,7 @@ def _body(environ) -> bytes:
     return environ["wsgi.input"].read(min(declared, limit) if declared else limit)
 
 
-def _status(code: int) -> str:
-    return f"{code} {HTTPStatus(code).phrase}"
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
 
 
 def application(environ, start_response):
@@ -57,7 +55,7 @@ def application(environ, start_response):
     except Exception:  # as Django would: logged with its traceback, a 500 without one
         log.exception("webhook for %s failed", match.group(1))
         answer = webhooks.Answer(500, {"detail": "the hub failed on this webhook; it was not stored"}, {})
-    body = json.dumps(answer.data).encode()
-    start_response(_status(answer.status), [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+    body = jsonio.dumps(answer.data).encode()
+    start_response(_STATUS_LINES[answer.status], [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                             *answer.headers.items()])
     return [body]

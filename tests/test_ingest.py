@@ -6,6 +6,7 @@ the suite's database and Redis, through the WSGI application gunicorn and Grania
 
 import json
 import threading
+import time
 
 import django_rq
 import pytest
@@ -149,6 +150,40 @@ def test_rows_waiting_during_a_commit_go_in_the_next_one_and_each_partition_is_s
     assert InboundEvent.objects.count() == 11
     partitions = set(InboundEvent.objects.values_list("connection_id", "partition"))
     assert len(signalled) == 2 and signalled[0] | signalled[1] == partitions  # a set per batch, once each
+
+
+def test_a_commit_inside_the_signal_window_is_signalled_at_its_end_and_not_lost_at_stop(store):
+    signalled = []
+    committer = ingest.Committer(signalled.append, window=60)
+    committer.store(event(store, "a", source_id="1"))
+    assert signalled == [{(store.pk, partition_of("1"))}]  # after a quiet spell: at once, before the answer
+    committer.store(event(store, "b", source_id="2"))
+    committer.store(event(store, "c", source_id="3"))
+    assert len(signalled) == 1  # stored and answered; their signal waits for the window's end
+    committer.stop()  # a process that stops sends what waits
+    assert signalled[1] == {(store.pk, partition_of("2")), (store.pk, partition_of("3"))} and len(signalled) == 2
+
+
+def test_the_window_end_signals_without_another_commit(store):
+    signalled = []
+    committer = ingest.Committer(signalled.append, window=0.2)
+    committer.store(event(store, "a", source_id="1"))
+    committer.store(event(store, "b", source_id="2"))
+    deadline = time.monotonic() + 10
+    while len(signalled) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(signalled) == 2 and (store.pk, partition_of("2")) in signalled[1]  # no commit, no stop: the timer
+    committer.stop()
+
+
+def test_request_headers_are_read_from_the_environ_by_name():
+    from connectors.webhooks import RequestHeaders
+
+    headers = RequestHeaders({"HTTP_WEBHOOK_ID": "msg_1", "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": "2",
+                              "HOME": "/root"})
+    assert headers.get("webhook-id") == headers.get("Webhook-Id") == "msg_1"
+    assert headers.get("Content-Type") == "application/json" and headers.get("content-length") == "2"
+    assert headers.get("Home") is None and headers.get("X-Request-Id", "none") == "none"
 
 
 def test_repeats_in_a_batch_and_of_stored_rows_are_told_apart(store):
