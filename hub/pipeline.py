@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection as db_connection, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from connectors import circuit, jsonio
@@ -523,36 +523,34 @@ def run(works: list[Work], batch: Batch) -> None:
 def save(works: list[Work], batch: Batch) -> None:
     """Write a batch's attempts, records, links and hub writes, and the states of its events
     (``batch.settle``), in one transaction: one commit, and an event is never settled without its
-    records."""
+    records. On PostgreSQL the transaction is pipelined whole (``bulkwrite.pipelined_transaction``):
+    it waits for the new records' ids, the attempts' ids (which need the records'), and its end."""
     now = timezone.now()
-    with transaction.atomic():
-        for connection_id, message in batch.connection_errors.items():
-            Connection.objects.filter(pk=connection_id).update(last_error=message, last_error_at=now)
-        records = [w.record for w in works]
-        for record in records:
-            record.updated_at = now
-        new = [r for r in records if r.pk is None]
-        stored = [r for r in records if r.pk is not None]
-        # Pipelined: the new records' ids come back with the first round trip (with BEGIN), everything
-        # up to the attempts' ids (which need the records') with the second; COMMIT is the third.
-        with bulkwrite.pipelined():
-            # A batch's new records are inserted once, with their outcome; the unique (event, flow) ledger
-            # makes a second drainer of the same events (after a lost lease) fail here, not deliver twice.
-            bulkwrite.insert_rows(SyncRecord, new)
-            bulkwrite.update_rows(SyncRecord, stored,
-                                  ["status", "error", "error_group", "attempt_count", "mapping_version", "mapped",
-                                   "target_id", "synced_at", "next_attempt_at", "source_version", "updated_at"])
-            if batch.new_links:
-                # ignore_conflicts: a concurrent run of the same record linked it; the target's reference
-                # check kept the target record single.
-                bulkwrite.insert_rows(Link, batch.new_links, ignore_conflicts=True)
-            if batch.writes:
-                bulkwrite.insert_rows(HubWrite, list(batch.writes.values()), update_conflicts=True,
-                                      unique_fields=["connection", "entity", "record_id"],
-                                      update_fields=["fields", "written_at"])
-            if batch.settle:
-                _settle(batch.settle)
-            bulkwrite.insert_rows(SyncAttempt, [w.attempt for w in works if w.attempt is not None])
+    for connection_id, message in batch.connection_errors.items():  # a note for the admin, kept on its own
+        Connection.objects.filter(pk=connection_id).update(last_error=message, last_error_at=now)
+    records = [w.record for w in works]
+    for record in records:
+        record.updated_at = now
+    new = [r for r in records if r.pk is None]
+    stored = [r for r in records if r.pk is not None]
+    with bulkwrite.pipelined_transaction():
+        # A batch's new records are inserted once, with their outcome; the unique (event, flow) ledger
+        # makes a second drainer of the same events (after a lost lease) fail here, not deliver twice.
+        bulkwrite.insert_rows(SyncRecord, new)
+        bulkwrite.update_rows(SyncRecord, stored,
+                              ["status", "error", "error_group", "attempt_count", "mapping_version", "mapped",
+                               "target_id", "synced_at", "next_attempt_at", "source_version", "updated_at"])
+        if batch.new_links:
+            # ignore_conflicts: a concurrent run of the same record linked it; the target's reference
+            # check kept the target record single.
+            bulkwrite.insert_rows(Link, batch.new_links, ignore_conflicts=True)
+        if batch.writes:
+            bulkwrite.insert_rows(HubWrite, list(batch.writes.values()), update_conflicts=True,
+                                  unique_fields=["connection", "entity", "record_id"],
+                                  update_fields=["fields", "written_at"])
+        if batch.settle:
+            _settle(batch.settle)
+        bulkwrite.insert_rows(SyncAttempt, [w.attempt for w in works if w.attempt is not None])
     batch.circuits.record()
 
 

@@ -166,6 +166,30 @@ def test_a_second_drainer_of_a_batch_is_refused_by_the_ledger_and_writes_nothing
     assert all(len(documents_with(rest_flow["sim"], f"T{n:07d}")) == 1 for n in range(3))
 
 
+def test_a_batch_write_that_fails_at_its_end_is_rolled_back_whole(client, rest_flow, settings, monkeypatch):
+    """The events' states are the batch's last statement and have no result to wait for: on PostgreSQL
+    their error comes back only with the pipeline's end. It is still Django's error, nothing of the
+    batch stays (its records were inserted first, in the same transaction), and the connection is fine."""
+    settings.HUB_PARTITIONS = 1
+    post_orders(client, rest_flow, range(2))
+    ids = claims.claim(rest_flow["source"].pk, 0, 50, lease_seconds=30)
+
+    def refused_states(updates):
+        with db_connection.cursor() as cursor:  # NOT NULL: the database refuses it
+            cursor.execute(f"UPDATE {InboundEvent._meta.db_table} SET status = NULL WHERE id = %s", [ids[0]])
+
+    monkeypatch.setattr(pipeline, "_settle", refused_states)
+    with pytest.raises(IntegrityError):
+        pipeline.process_events(ids)
+    assert SyncRecord.objects.count() == 0 and SyncAttempt.objects.count() == 0
+    assert set(InboundEvent.objects.values_list("status", flat=True)) == {InboundEvent.Status.RECEIVED}
+    monkeypatch.undo()
+    InboundEvent.objects.update(claimed_until=None)
+    drain.drain(rest_flow["source"].pk, 0)  # the same connection, the same batch: delivered now
+    assert SyncRecord.objects.filter(status=SyncRecord.Status.SYNCED).count() == 2
+    assert all(len(documents_with(rest_flow["sim"], f"T{n:07d}")) == 1 for n in range(2))  # found, not made twice
+
+
 def test_claims_are_oldest_first_exclusive_and_leased(rest_flow):
     source = rest_flow["source"]
     events = [InboundEvent.objects.create(connection=source, idempotency_key=f"k{n}", topic="order.created",
