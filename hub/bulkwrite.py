@@ -123,13 +123,14 @@ def pipelined():
 @contextmanager
 def pipelined_transaction():
     """One transaction whose statements are pipelined, BEGIN and COMMIT with them. ``atomic()`` around
-    ``pipelined()`` costs two round trips more than the statements need: psycopg waits for the
-    answer to its BEGIN in pipeline mode, and Django's COMMIT goes after the pipeline has ended. Here
-    BEGIN is sent ahead of the first statement and COMMIT before the pipeline's one sync, so a batch's
-    write waits three times (the new records' ids, the attempts' ids, the end) instead of five. An error anywhere
-    rolls the whole of it back and is raised as Django's error. Inside an atomic block (a test, a
-    caller's transaction), and on SQLite, this is ``atomic()`` with ``pipelined()``. Nothing in the
-    block may use ``transaction.on_commit`` or ``atomic()``: Django does not know this transaction."""
+    ``pipelined()`` costs two round trips more than the statements need: psycopg waits for the answer
+    to its BEGIN in pipeline mode, and Django's COMMIT goes after the pipeline has ended. Here BEGIN
+    is sent ahead of the first statement and COMMIT before the pipeline's one sync, so a batch's write
+    waits three times (the new records' ids, the attempts' ids, the end) instead of five. An error
+    anywhere rolls the whole of it back and is raised as Django's error. Inside an atomic block (a
+    test, a caller's transaction), and on SQLite, this is ``atomic()`` with ``pipelined()``. Nothing
+    in the block may use ``transaction.on_commit`` or ``atomic()``: Django does not know this
+    transaction."""
     if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
         with transaction.atomic(), pipelined():
             yield
