@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection as db_connection
 from django.utils import timezone
 
 from bench import scenario
+from connectors import ingest
 from connectors.domino.simulator import DEMO_PASSWORD, DEMO_SCOPE, DEMO_USER, DominoSimulator
 from connectors.models import Connection
 from connectors.simulators import SimulatorServer
@@ -234,6 +235,7 @@ def test_events_stored_while_redis_was_down_are_drained_by_the_sweeper(client, r
     good_queues = settings.RQ_QUEUES
     settings.RQ_QUEUES = {"default": {"URL": "redis://127.0.0.1:9/0", "DEFAULT_TIMEOUT": 5}}
     post_orders(client, rest_flow, range(6))
+    ingest.shutdown()  # the web process stops: the signals its window still held are tried (and fail) now
     settings.RQ_QUEUES = good_queues
     assert not django_rq.get_queue("default").jobs  # nothing reached Redis
     assert jobs.sweep_unqueued_events() == 0  # too fresh: a signal may still be on its way
