@@ -56,6 +56,6 @@ def application(environ, start_response):
         log.exception("webhook for %s failed", match.group(1))
         answer = webhooks.Answer(500, {"detail": "the hub failed on this webhook; it was not stored"}, {})
     body = jsonio.dumps(answer.data).encode()
-    start_response(_STATUS_LINES[answer.status], [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-                                            *answer.headers.items()])
+    start_response(_STATUS_LINES[answer.status], [("Content-Type", "application/json"),
+                                                  ("Content-Length", str(len(body))), *answer.headers.items()])
     return [body]
