@@ -10,7 +10,8 @@ can only show what contention costs.
 from pathlib import Path
 
 from bench import scenario
-from bench.common import RssSampler, free_port, reset_data, start_simulators, start_worker, wait_until_idle
+from bench.common import (RssSampler, free_port, reset_data, start_simulators, start_worker, vacuum_analyze,
+                          wait_until_idle)
 
 BACKLOG = 6000
 SCALE = (1, 2, 4)
@@ -26,6 +27,7 @@ def drain_with(backends, work: Path, setup, workers: int, count: int, start: int
 
     with override_settings(HUB_PARTITIONS=workers):  # one partition per worker, as the README advises
         scenario.store_orders(setup, count, start)
+    vacuum_analyze()
     first_id = SyncRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
     procs = [start_worker(backends, log=work / f"worker-scale-{n}.log", scheduler=n == 0, burst=False)
              for n in range(workers)]
