@@ -112,34 +112,13 @@ def reset_data() -> None:
     django_rq.get_connection("default").flushdb()
 
 
-def autovacuum_is_off() -> bool:
-    """Whether the PostgreSQL server runs without autovacuum (this machine's does: ``SHOW autovacuum``)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW autovacuum")
-        return cursor.fetchone()[0] == "off"
-
-
 def vacuum_analyze() -> None:
-    """What autovacuum does to tables that grew: fresh statistics for the planner (and the visibility map
-    and dead rows of the events' claims). A server without autovacuum never analyzes the hub's tables:
-    after the flush that starts each benchmark its planner thinks them empty, and it read the links of
-    every batch with a sequential scan (7 ms a batch at 17,000 links, growing with them) and the
-    applied versions through the wrong index. The benchmarks call this between their phases, as
-    autovacuum would have run by then on a server that has it."""
-    from django.db import connection
+    """What autovacuum would have done by now to the tables a benchmark filled (hub.jobs.analyze_tables:
+    this machine's PostgreSQL runs without autovacuum, so its planner would otherwise take the tables
+    for as small as the flush that starts each benchmark left them). Called between phases."""
+    from hub import jobs
 
-    from hub.models import HubWrite, Link
-    from monitoring.models import InboundEvent, SyncAttempt, SyncRecord
-
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in (InboundEvent, SyncRecord, SyncAttempt, Link, HubWrite):
-            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    jobs.analyze_tables(force=True)
 
 
 class Proc:

@@ -52,3 +52,28 @@ def test_metrics_count_records_events_and_durations(client, simulators):
     assert re.search(r'hub_inbound_events_total{connection="xcart-demo",status="processed"} 1.0', text)
     assert re.search(rf'hub_attempt_duration_seconds_count{{flow="{flow}"}} 2.0', text)
     assert re.search(rf'hub_attempt_duration_seconds_bucket{{flow="{flow}",le="\+Inf"}} 2.0', text)
+
+
+def test_without_autovacuum_the_hub_analyzes_its_tables_and_says_so(client):
+    """On a PostgreSQL server without autovacuum the cron's job gives the planner statistics of the hub's
+    tables (without them a batch read its links by a sequential scan); elsewhere it does nothing."""
+    from django.db import connection
+
+    scheduler = CronScheduler(connection=jobs._queue().connection)
+    scheduler.load_config_from_file("hub.cron")
+    assert any(job.func is jobs.analyze_tables for job in scheduler.get_jobs())
+    if connection.vendor != "postgresql":
+        assert jobs.analyze_tables() == [] and jobs.analyze_tables(force=True) == []
+        assert client.get("/healthz").json()["checks"]["database"]["detail"] == "ok"
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_reset()")  # forget earlier analyzes
+    done = jobs.analyze_tables(force=True)
+    assert "hub_link" in done and "monitoring_inboundevent" in done
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
+        analyzed = {row[0] for row in cursor.fetchall()}
+    assert set(done) <= analyzed
+    detail = client.get("/healthz").json()["checks"]["database"]["detail"]
+    assert ("without autovacuum" in detail) == jobs.autovacuum_is_off()
+    assert (jobs.analyze_tables() == done) == jobs.autovacuum_is_off()
